@@ -1,0 +1,13 @@
+// Command puod is the PUOD host: the server, its maintenance commands and
+// the plugin bundle tooling.
+package main
+
+import (
+	"os"
+
+	"github.com/puod/puod/host/cli"
+)
+
+func main() {
+	os.Exit(cli.Execute(os.Args[1:], os.Stdout, os.Stderr))
+}

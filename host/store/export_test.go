@@ -1,0 +1,17 @@
+package store
+
+import "context"
+
+// ExecRaw runs a statement bypassing the repositories, so tests can tamper
+// with rows the way an attacker with database access would.
+func ExecRaw(ctx context.Context, db *DB, query string, args ...any) (int64, error) {
+	res, err := exec(ctx, db.x, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// AuditHash exposes the chain hash so tests can play an attacker who
+// rewrites an entry and recomputes its hash.
+func AuditHash(e AuditEntry) string { return auditHash(e) }
