@@ -98,6 +98,7 @@ func New(opts Options, log hclog.Logger, auth Authenticator) *Server {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"method", "route"})
 	s.reg.MustRegister(s.requests, s.latency)
+	s.mappers = append(s.mappers, storeErrors)
 
 	e := s.engine
 	e.HandleMethodNotAllowed = true
@@ -290,4 +291,6 @@ func (s *Server) Routes() []string {
 }
 
 // IsPublic reports whether an /api/v1 route is in PublicAPIRoutes.
-func (s *Server) IsPublic(route string) bool { return s.public[route] || !strings.HasPrefix(strings.SplitN(route, " ", 2)[1], "/api/v1") }
+func (s *Server) IsPublic(route string) bool {
+	return s.public[route] || !strings.HasPrefix(strings.SplitN(route, " ", 2)[1], "/api/v1")
+}

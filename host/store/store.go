@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -78,7 +79,7 @@ func Open(ctx context.Context, cfg Config, logger hclog.Logger) (*DB, error) {
 			"&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		// Only one writer runs at a time anyway; a few connections keep
 		// reads concurrent without piling up writers on busy_timeout.
-		maxOpen = max(4, runtime.GOMAXPROCS(0))
+		maxOpen = min(max(4, runtime.GOMAXPROCS(0)), 16)
 	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
 		driver, dialect, dsn = "pgx", DialectPostgres, cfg.URL
 		maxOpen = 20
@@ -107,16 +108,11 @@ func Open(ctx context.Context, cfg Config, logger hclog.Logger) (*DB, error) {
 
 // redactURL hides a password in a connection URL so it can be logged.
 func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable database URL)"
 	}
-	cred := u[scheme+3 : at]
-	if i := strings.Index(cred, ":"); i >= 0 {
-		cred = cred[:i] + ":xxxxx"
-	}
-	return u[:scheme+3] + cred + u[at:]
+	return p.Redacted()
 }
 
 // Dialect reports DialectSQLite or DialectPostgres.

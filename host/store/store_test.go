@@ -183,3 +183,17 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+func TestOpen_sqlitePragmas(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1"} {
+		got, err := store.Pragma(t.Context(), db, pragma)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}

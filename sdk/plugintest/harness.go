@@ -1,11 +1,9 @@
-// Package plugintest is PUOD's plugin conformance kit: an in-process
-// harness that serves a plugin over real gRPC (the same go-plugin transport
-// the host uses, without starting a process) and suites that check a plugin
-// keeps PUOD's contract. Plugin authors call them from go test.
 package plugintest
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,12 +13,55 @@ import (
 	"github.com/puod/puod/sdk"
 )
 
+// Harness is a plugin served in-process for one test.
+type Harness struct {
+	// Client is the host side of the connection: the same type the host
+	// uses, so a test exercises the real wire.
+	Client *sdk.Client
+
+	mu        sync.Mutex
+	instances map[string]any
+}
+
+// Instance returns the value the plugin's New function last built for
+// instance id, or nil. Checks that must observe the plugin's own code
+// without the wire in between use it (CheckCancellation).
+func (h *Harness) Instance(id string) any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.instances[id]
+}
+
 // Serve starts p in-process and returns a connected client. Everything is
 // torn down when the test ends.
 func Serve[C any](t testing.TB, p sdk.Plugin[C]) *sdk.Client {
 	t.Helper()
+	return Start(t, p).Client
+}
+
+// Start is Serve that also keeps the instances the plugin builds, for
+// Harness.Instance.
+func Start[C any](t testing.TB, p sdk.Plugin[C]) *Harness {
+	t.Helper()
+	h := &Harness{instances: map[string]any{}}
+	if build := p.New; build != nil {
+		p.New = func(ctx context.Context, cfg C, env sdk.Env) (any, error) {
+			v, err := build(ctx, cfg, env)
+			if err == nil {
+				h.mu.Lock()
+				h.instances[env.InstanceID] = v
+				h.mu.Unlock()
+			}
+			return v, err
+		}
+	}
+	// Registered first, so it runs last: after it, log lines from
+	// goroutines still winding down are dropped instead of reaching a
+	// finished test (which panics).
+	out := &testWriter{t: t}
+	t.Cleanup(func() { out.done.Store(true) })
 	if p.Logger == nil {
-		p.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Warn, Output: testWriter{t}})
+		p.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Warn, Output: out})
 	}
 	cfg, err := p.ServeConfig()
 	if err != nil {
@@ -40,12 +81,12 @@ func Serve[C any](t testing.TB, p sdk.Plugin[C]) *sdk.Client {
 		t.Fatal("plugin did not start serving within 10s")
 	}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
+		HandshakeConfig: sdk.Handshake,
 		// A reattached test client dispenses from Plugins, not VersionedPlugins.
 		Plugins:          sdk.ClientPluginSets()[sdk.ProtocolVersion],
 		Reattach:         rc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Warn, Output: testWriter{t}}),
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Warn, Output: out}),
 	})
 	t.Cleanup(func() {
 		client.Kill()
@@ -63,15 +104,21 @@ func Serve[C any](t testing.TB, p sdk.Plugin[C]) *sdk.Client {
 	if err != nil {
 		t.Fatalf("dispense plugin: %v", err)
 	}
-	return raw.(*sdk.Client)
+	h.Client = raw.(*sdk.Client)
+	return h
 }
 
 // testWriter sends log output to the test log, so it shows only for
 // failing tests (or with -v).
-type testWriter struct{ t testing.TB }
+type testWriter struct {
+	t    testing.TB
+	done atomic.Bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
+func (w *testWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Helper()
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }
