@@ -120,7 +120,7 @@ func pluginsInitCmd() *cobra.Command {
 			if err := scaffold.Write(dir, args[0], kind, scaffold.Options{Replace: replace}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s plugin %s into %s: run 'go test ./...' there, then 'make bundle'\n", kind, args[0], dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s plugin %s into %s: run 'go mod tidy && go test ./...' there (skip tidy with --replace), then 'make bundle'\n", kind, args[0], dir)
 			return nil
 		},
 	}

@@ -340,12 +340,16 @@ func WriteChecksums(dir string) (*Manifest, error) {
 		sums[rel] = sum
 	}
 	m.SHA256 = sums
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	// An encoder without HTML escaping keeps ">=" in host ranges readable.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
 		return nil, err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, out.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	return m, os.Rename(tmp, path)
