@@ -34,6 +34,9 @@ type ReadinessCheck struct {
 type Options struct {
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger → 413.
 	MaxBodyBytes int64
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// none by default.
+	TrustedProxies []string
 	// Registry receives the HTTP metrics and is served at /metrics. A new
 	// one is created when nil.
 	Registry *prometheus.Registry
@@ -101,6 +104,10 @@ func New(opts Options, log hclog.Logger, auth Authenticator) *Server {
 	s.mappers = append(s.mappers, storeErrors)
 
 	e := s.engine
+	// Client addresses (login rate limits, audit) come from the connection
+	// unless an operator configures trusted proxies: trusting
+	// X-Forwarded-For from anyone would let a client choose its address.
+	_ = e.SetTrustedProxies(opts.TrustedProxies)
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(s.requestID, s.recover, s.observe, s.limitBody(opts.MaxBodyBytes))

@@ -45,6 +45,11 @@ type DB struct {
 	log     hclog.Logger
 }
 
+// Stats reports the connection pool's statistics (for the /metrics
+// collector); the pool itself stays private so every query goes through the
+// repositories.
+func (db *DB) Stats() sql.DBStats { return db.x.Stats() }
+
 // Open connects to the database cfg names and checks that it answers. It
 // does not migrate: call Migrate (the host does at start, `puod migrate`
 // does on demand).

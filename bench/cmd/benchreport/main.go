@@ -1,0 +1,89 @@
+// Command benchreport turns `go test -bench` output (stdin) into
+// BENCHMARKS.md (stdout): one section per benchmark with its metrics, the
+// ratio to the baseline measured in the same run, and the target.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// targets says, per benchmark, what the ratio (or another metric) must be.
+var targets = map[string]string{
+	"UnaryCall":        "ratio ≤ 1.3 (PUOD manager + client + SDK vs bare go-plugin + gRPC)",
+	"ListRunsStream":   "ratio ≥ 0.70 of the bare gRPC stream, and ≥ 500,000 runs/s",
+	"HostStart":        "ratio ≤ 2 (5 bundles until all running vs one bare go-plugin process)",
+	"IdleMemory":       "host ≤ 80 MB RSS, plugin ≤ 30 MB RSS",
+	"SourcesList":      "ratio ≥ 0.40 of gin hello-world at 64 connections",
+	"Login":            "report cost; limiter holds under a burst of 1,000 attempts",
+}
+
+type result struct {
+	name    string
+	metrics [][2]string
+}
+
+func parse(r io.Reader) (header []string, results []result) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "goos:"), strings.HasPrefix(line, "goarch:"), strings.HasPrefix(line, "cpu:"):
+			header = append(header, line)
+		case strings.HasPrefix(line, "Benchmark"):
+			f := strings.Fields(line)
+			if len(f) < 3 {
+				continue
+			}
+			name := strings.TrimPrefix(f[0], "Benchmark")
+			if i := strings.LastIndex(name, "-"); i > 0 {
+				if _, err := strconv.Atoi(name[i+1:]); err == nil {
+					name = name[:i]
+				}
+			}
+			res := result{name: name}
+			for i := 2; i+1 < len(f); i += 2 {
+				res.metrics = append(res.metrics, [2]string{f[i+1], f[i]})
+			}
+			results = append(results, res)
+		}
+	}
+	return header, results
+}
+
+func main() {
+	header, results := parse(os.Stdin)
+	sort.SliceStable(results, func(i, j int) bool { return results[i].name < results[j].name })
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	fmt.Fprintln(w, "# PUOD benchmarks")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Written by `make bench` on %s (%s/%s, %d CPUs). Every figure is measured next to its\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintln(w, "baseline in the same run; `ratio` compares PUOD with that baseline.")
+	for _, h := range header {
+		fmt.Fprintf(w, "\n`%s`", h)
+	}
+	fmt.Fprintln(w)
+	for _, r := range results {
+		fmt.Fprintf(w, "\n## %s\n\n", r.name)
+		if t, ok := targets[strings.Split(r.name, "/")[0]]; ok {
+			fmt.Fprintf(w, "Target: %s\n\n", t)
+		}
+		fmt.Fprintln(w, "| metric | value |")
+		fmt.Fprintln(w, "|---|---|")
+		for _, m := range r.metrics {
+			if m[0] == "ns/op" {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s |\n", m[0], m[1])
+		}
+	}
+}

@@ -1,0 +1,229 @@
+// Package app assembles the host from its parts (store, keys, auth,
+// plugins, sources, HTTP API) and runs it until its context ends. It is the
+// only place that knows every package; the packages know only the small
+// interfaces they use.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/puod/puod/host/api"
+	"github.com/puod/puod/host/audit"
+	"github.com/puod/puod/host/auditapi"
+	"github.com/puod/puod/host/auth"
+	"github.com/puod/puod/host/config"
+	"github.com/puod/puod/host/pluginapi"
+	"github.com/puod/puod/host/plugins"
+	"github.com/puod/puod/host/secrets"
+	"github.com/puod/puod/host/sources"
+	"github.com/puod/puod/host/store"
+	"github.com/puod/puod/host/version"
+)
+
+// App is a running host.
+type App struct {
+	cfg     config.Config
+	log     hclog.Logger
+	db      *store.DB
+	plugins *plugins.Manager
+	api     *api.Server
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// New opens the store (migrating it), sets up keys, authentication and the
+// plugin manager, and builds the HTTP API. Nothing is served until Run.
+// out receives what an operator must see once (the generated admin
+// password, the URL).
+func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer) (a *App, err error) {
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	a.db, err = store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	keys, err := secrets.New(secrets.Config{Keys: cfg.SecretKey, DataDir: cfg.DataDir}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.Bootstrap(ctx, a.db, cfg.AdminPassword, out); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStoreCollector(a.db))
+
+	a.plugins, err = plugins.New(plugins.Config{
+		Dir:            cfg.PluginDir,
+		HostVersion:    version.Semver(),
+		CallTimeout:    cfg.Plugins.CallTimeout,
+		HealthInterval: cfg.Plugins.HealthInterval,
+		RescanInterval: cfg.Plugins.RescanInterval,
+	}, log.Named("plugins"), plugins.WithRegisterer(reg))
+	if err != nil {
+		return nil, err
+	}
+
+	rec := audit.New(a.db, log)
+	signing, kid := keys.Derive("jwt-signing")
+	authSvc, err := auth.NewService(auth.Config{
+		SigningKey: signing,
+		KeyID:      kid,
+		AccessTTL:  cfg.Auth.AccessTokenTTL,
+		RefreshTTL: cfg.Auth.RefreshTokenTTL,
+		OIDC: auth.OIDCConfig{
+			Issuer:       cfg.Auth.OIDCIssuer,
+			Audience:     cfg.Auth.OIDCAudience,
+			ProfileClaim: cfg.Auth.OIDCProfileClaim,
+			RoleClaim:    cfg.Auth.OIDCRoleClaim,
+		},
+	}, a.db, rec, log)
+	if err != nil {
+		return nil, err
+	}
+	srcSvc, err := sources.New(sources.Config{CallTimeout: cfg.Plugins.CallTimeout}, log, a.db, keys, sourcePlugins{a.plugins}, rec)
+	if err != nil {
+		return nil, err
+	}
+
+	a.api = api.New(api.Options{Registry: reg}, log, authSvc.Authenticator())
+	auth.Register(a.api, authSvc)
+	srcSvc.Register(a.api)
+	auditapi.Register(a.api, a.db, rec)
+	pluginapi.Register(a.api, a.plugins, nil)
+	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})
+
+	// Sources are registered with the manager before it starts, so each
+	// plugin is configured with its instances before it takes calls.
+	if _, err := srcSvc.LoadAll(ctx); err != nil {
+		log.Error("could not load the configured sources; they start unconfigured", "error", err)
+	}
+	return a, nil
+}
+
+// Handler is the HTTP handler (for tests).
+func (a *App) Handler() http.Handler { return a.api.Handler() }
+
+// API is the HTTP server (for tests that inspect its routes).
+func (a *App) API() *api.Server { return a.api }
+
+// Store is the database (for tests).
+func (a *App) Store() *store.DB { return a.db }
+
+// Plugins is the plugin manager.
+func (a *App) Plugins() *plugins.Manager { return a.plugins }
+
+// Listen binds the HTTP address; Addr is known afterwards.
+func (a *App) Listen() error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w; choose another address with --listen or PUOD_LISTEN", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	return nil
+}
+
+// Addr is the bound HTTP address.
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return a.cfg.Listen
+	}
+	return a.ln.Addr().String()
+}
+
+// Run starts the plugins and serves HTTP until ctx ends, then shuts down
+// in order: stop accepting requests, let those in flight finish, stop the
+// plugins, close the store.
+func (a *App) Run(ctx context.Context) error {
+	if a.ln == nil {
+		if err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	if err := a.plugins.Start(ctx); err != nil {
+		return err
+	}
+	a.srv = &http.Server{
+		Handler:           a.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	a.log.Info("PUOD is serving", "url", "http://"+a.Addr(), "version", version.Version, "database", a.db.Dialect(), "plugin_dir", a.cfg.PluginDir)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	a.close(shutdown)
+	return err
+}
+
+func (a *App) close(ctx context.Context) {
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			a.log.Warn("HTTP shutdown", "error", err)
+		}
+	}
+	if a.plugins != nil {
+		if err := a.plugins.Close(ctx); err != nil {
+			a.log.Warn("stopping plugins", "error", err)
+		}
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}
+
+// storeCollector exports the connection pool statistics.
+type storeCollector struct {
+	db                  *store.DB
+	open, inUse, waited *prometheus.Desc
+}
+
+func newStoreCollector(db *store.DB) *storeCollector {
+	l := prometheus.Labels{"dialect": db.Dialect()}
+	return &storeCollector{
+		db:     db,
+		open:   prometheus.NewDesc("puod_store_open_connections", "Open database connections.", nil, l),
+		inUse:  prometheus.NewDesc("puod_store_in_use_connections", "Database connections in use.", nil, l),
+		waited: prometheus.NewDesc("puod_store_wait_seconds_total", "Time spent waiting for a database connection.", nil, l),
+	}
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.open; ch <- c.inUse; ch <- c.waited }
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.db.Stats()
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.OpenConnections))
+	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, float64(st.InUse))
+	ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, st.WaitDuration.Seconds())
+}
