@@ -250,6 +250,13 @@ func (c *Client) Export(ctx context.Context, instanceID string, h ExportHeader, 
 	}
 	hdr := &pb.ExportHeader{InstanceId: instanceID, Format: h.Format, Title: h.Title, TimeRange: timeRangeToProto(h.TimeRange), Parameters: h.Parameters, JobId: h.JobID}
 	if err := stream.Send(&pb.ExportRequest{Part: &pb.ExportRequest_Header{Header: hdr}}); err != nil {
+		// io.EOF means the plugin ended the stream (e.g. it has no
+		// Exporter service): its status comes with Recv.
+		if errors.Is(err, io.EOF) {
+			if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+				return ExportFile{}, FromStatus(rerr)
+			}
+		}
 		return ExportFile{}, FromStatus(err)
 	}
 	sendErr := make(chan error, 1)

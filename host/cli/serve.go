@@ -38,7 +38,7 @@ func serveCmd() *cobra.Command {
 			if err := a.Listen(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "PUOD %s is up: open http://%s and log in as admin.\n", "serving", a.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "PUOD is up: open http://%s and log in as admin.\n", a.Addr())
 			if cfg.Demo {
 				log.Warn("--demo: the vendor simulators are not part of this build yet; the host runs without demo sources")
 			}
