@@ -219,7 +219,11 @@ func newStoreCollector(db *store.DB) *storeCollector {
 	}
 }
 
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.open; ch <- c.inUse; ch <- c.waited }
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.open
+	ch <- c.inUse
+	ch <- c.waited
+}
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.db.Stats()

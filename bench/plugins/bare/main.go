@@ -38,7 +38,9 @@ func (pluginSrv) CheckHealth(context.Context, *pb.CheckHealthRequest) (*pb.Check
 	return &pb.CheckHealthResponse{Status: pb.HealthStatus_HEALTH_STATUS_OK, Message: "configured"}, nil
 }
 
-type connSrv struct{ pb.UnimplementedConnectorServer }
+type connSrv struct {
+	pb.UnimplementedConnectorServer
+}
 
 // ListRuns streams N runs (cursor = N) in batches of max_batch_size,
 // building the same messages the SDK path builds.
