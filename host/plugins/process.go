@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -160,7 +161,7 @@ func (s *supervisor) startError(b *manifest.Bundle, err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		return refused("checksum of %s does not match plugin.json: if you rebuilt the plugin run 'puod plugins checksum %s', otherwise the file was altered: do not run it", b.Executable, b.Dir)
+		return refused("checksum mismatch for %s: the file differs from the sha256 in plugin.json; if you rebuilt the plugin run 'puod plugins checksum %s', otherwise the file was altered: do not run it", filepath.Base(b.Executable), b.Dir)
 	case strings.Contains(msg, "Incompatible API version"):
 		return refused("%s: the plugin's protocol does not match its plugin.json \"protocol\" %v; rebuild the plugin against an SDK speaking %s and fix plugin.json",
 			strings.ReplaceAll(msg, "\n", " "), b.Manifest.Protocol, formatMajors(s.m.protocols))

@@ -97,7 +97,9 @@ func (m *Manager) scan() {
 // consider loads a new or changed bundle folder and starts, replaces or
 // refuses it. Called with scanMu held.
 func (m *Manager) consider(dir, fp string, ent *dirEntry) {
-	b, err := manifest.Load(dir, true)
+	// The checksum is verified when the executable starts (SecureConfig),
+	// not here as well: hashing large executables twice slows every start.
+	b, err := manifest.LoadDeclared(dir)
 	if err != nil {
 		err = bundleProblems(err)
 	} else {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"strconv"
@@ -14,6 +15,10 @@ import (
 
 //go:embed plugin.json
 var manifest []byte
+
+// pluginID lets the host-start benchmark build several distinct plugins from
+// this source: go build -ldflags "-X main.pluginID=bench.runs3".
+var pluginID = "bench.runs"
 
 type config struct{}
 
@@ -44,5 +49,6 @@ func (runs) ListRuns(ctx context.Context, cursor string, send func(sdk.RunBatch)
 }
 
 func main() {
-	sdk.Serve(sdk.Plugin[config]{Manifest: manifest, New: func(context.Context, config, sdk.Env) (any, error) { return runs{}, nil }})
+	m := bytes.Replace(manifest, []byte(`"bench.runs"`), []byte(`"`+pluginID+`"`), 1)
+	sdk.Serve(sdk.Plugin[config]{Manifest: m, New: func(context.Context, config, sdk.Env) (any, error) { return runs{}, nil }})
 }
