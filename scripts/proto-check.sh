@@ -30,4 +30,15 @@ if ! buf breaking --against "$latest"; then
   echo "Within a major only add fields, messages, RPCs and enum values; for a breaking change start puod.plugin.v2." >&2
   exit 1
 fi
-echo "proto-check: generated code up to date, compatible with $(basename "$latest" .binpb)"
+# Self-test: the compatibility check must catch a removed field, or it
+# guards nothing.
+mkdir -p "$tmp/broken"
+cp -r . "$tmp/broken/proto"
+sed -i '/string raw_state = 5;/d' "$tmp/broken/proto/puod/plugin/v1/plugin.proto"
+against="$PWD/$latest"
+report=$(cd "$tmp/broken/proto" && buf breaking --against "$against" 2>&1 || true)
+if ! grep -q 'field "5" with name "raw_state"' <<<"$report"; then
+  echo "proto-check: self-test failed: removing Run.raw_state was not reported as breaking" >&2
+  exit 1
+fi
+echo "proto-check: generated code up to date, compatible with $(basename "$latest" .binpb) (self-test: a removed field is caught)"
