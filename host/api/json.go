@@ -50,7 +50,7 @@ func decodeError(err error) *Error {
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return Errorf(http.StatusBadRequest, CodeInvalid, "request body must be a JSON %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+			return Errorf(http.StatusBadRequest, CodeInvalid, "request body must be %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 		}
 		e := Errorf(http.StatusBadRequest, CodeInvalid, "field %q must be %s, got %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
 		e.Fields = []FieldProblem{{Field: "/" + strings.ReplaceAll(field, ".", "/"), Message: e.Message}}
