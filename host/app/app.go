@@ -24,6 +24,7 @@ import (
 	"github.com/puod/puod/host/auth"
 	"github.com/puod/puod/host/config"
 	"github.com/puod/puod/host/pluginapi"
+	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
 	"github.com/puod/puod/host/secrets"
 	"github.com/puod/puod/host/sources"
@@ -81,7 +82,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		CallTimeout:    cfg.Plugins.CallTimeout,
 		HealthInterval: cfg.Plugins.HealthInterval,
 		RescanInterval: cfg.Plugins.RescanInterval,
-	}, log.Named("plugins"), plugins.WithRegisterer(reg))
+	}, log.Named("plugins"), plugins.WithRegisterer(reg), plugins.WithHostServices(pluginhost.New(a.db, log, nil, nil).For))
 	if err != nil {
 		return nil, err
 	}

@@ -119,9 +119,11 @@ func WithRegisterer(r prometheus.Registerer) Option {
 	return func(m *Manager) { m.registerer = r }
 }
 
-// WithHostServices serves h to every plugin (state, progress, pushed runs).
-func WithHostServices(h sdk.HostServices) Option {
-	return func(m *Manager) { m.hostServices = h }
+// WithHostServices serves the host services (state, progress, pushed runs)
+// to every plugin. The factory gets the plugin id, so the services it
+// returns can refuse a plugin's access to instances of another plugin.
+func WithHostServices(f func(pluginID string) sdk.HostServices) Option {
+	return func(m *Manager) { m.hostServices = f }
 }
 
 // WithBackoff replaces the restart delay policy; attempt counts from 0.
@@ -138,7 +140,7 @@ type Manager struct {
 	hostVersion  *semver.Version
 	protocols    []int
 	registerer   prometheus.Registerer
-	hostServices sdk.HostServices
+	hostServices func(pluginID string) sdk.HostServices
 	backoff      func(attempt int) time.Duration
 	metrics      *metrics
 	events       *broadcaster

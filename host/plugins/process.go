@@ -126,7 +126,11 @@ func (s *supervisor) launch(ctx context.Context, b *manifest.Bundle, gen int) (*
 	}
 	p.rpc = rpc
 	dctx, dcancel := withCallDeadline(ctx, cfg.CallTimeout)
-	desc, err := rpc.Describe(dctx, sdk.DescribeOptions{HostVersion: cfg.HostVersion, Host: m.hostServices})
+	var host sdk.HostServices
+	if m.hostServices != nil {
+		host = m.hostServices(s.id)
+	}
+	desc, err := rpc.Describe(dctx, sdk.DescribeOptions{HostVersion: cfg.HostVersion, Host: host})
 	dcancel()
 	if err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
