@@ -23,6 +23,7 @@ import (
 	"github.com/puod/puod/host/auditapi"
 	"github.com/puod/puod/host/auth"
 	"github.com/puod/puod/host/config"
+	"github.com/puod/puod/host/demo"
 	"github.com/puod/puod/host/pluginapi"
 	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
@@ -41,6 +42,8 @@ type App struct {
 	api     *api.Server
 	srv     *http.Server
 	ln      net.Listener
+	sources *sources.Service
+	demo    *demo.Demo
 }
 
 // New opens the store (migrating it), sets up keys, authentication and the
@@ -108,6 +111,12 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	if err != nil {
 		return nil, err
 	}
+	a.sources = srcSvc
+	if cfg.Demo {
+		if a.demo, err = demo.Start(ctx, log); err != nil {
+			return nil, err
+		}
+	}
 
 	a.api = api.New(api.Options{Registry: reg}, log, authSvc.Authenticator())
 	auth.Register(a.api, authSvc)
@@ -166,6 +175,13 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.plugins.Start(ctx); err != nil {
 		return err
 	}
+	if a.demo != nil {
+		go func() {
+			if err := a.provisionDemo(ctx, a.demo, a.sources); err != nil {
+				a.log.Error("demo sources could not be set up", "error", err)
+			}
+		}()
+	}
 	a.srv = &http.Server{
 		Handler:           a.api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,6 +209,9 @@ func (a *App) close(ctx context.Context) {
 		if err := a.srv.Shutdown(ctx); err != nil {
 			a.log.Warn("HTTP shutdown", "error", err)
 		}
+	}
+	if a.demo != nil {
+		a.demo.Close()
 	}
 	if a.plugins != nil {
 		if err := a.plugins.Close(ctx); err != nil {

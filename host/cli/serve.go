@@ -39,9 +39,6 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "PUOD is up: open http://%s and log in as admin.\n", a.Addr())
-			if cfg.Demo {
-				log.Warn("--demo: the vendor simulators are not part of this build yet; the host runs without demo sources")
-			}
 			return a.Run(ctx)
 		},
 	}

@@ -2,18 +2,18 @@
 // -ldflags "-X github.com/puod/puod/host/version.Version=...".
 package version
 
-// Version is the host's semantic version.
+import "github.com/Masterminds/semver/v3"
+
+// Version is the host's version as built (a release "1.2.0", or a
+// development build "0.1.0-dev+6db410f").
 var Version = "0.1.0-dev"
 
-// Semver returns Version as a semver string plugins' host ranges can be
-// checked against: a "dev" or git-describe build counts as 0.1.0-dev.
+// Semver returns Version as a semantic version plugins' host ranges can be
+// checked against; anything else (a bare commit hash) counts as 0.1.0-dev.
 func Semver() string {
-	v := Version
-	if len(v) > 0 && v[0] == 'v' {
-		v = v[1:]
-	}
-	if v == "" || !(v[0] >= '0' && v[0] <= '9') {
+	v, err := semver.NewVersion(Version)
+	if err != nil {
 		return "0.1.0-dev"
 	}
-	return v
+	return v.String()
 }
