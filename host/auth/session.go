@@ -231,6 +231,11 @@ func (s *Service) logout(c *gin.Context) {
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			api.Fail(c, api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit))
+			return
+		}
 		api.Fail(c, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "could not read the request body: %v", err))
 		return
 	}

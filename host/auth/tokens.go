@@ -42,8 +42,11 @@ type createTokenRequest struct {
 	Name string `json:"name"`
 	// Role defaults to viewer: automation gets the least it needs unless
 	// asked otherwise.
-	Role      identity.Role `json:"role"`
-	ExpiresAt *time.Time    `json:"expires_at"`
+	Role identity.Role `json:"role"`
+	// ExpiresAt is an RFC 3339 time, parsed here rather than by the JSON
+	// decoder, whose errors for a time.Time name neither the field nor the
+	// format.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 // listTokens is GET /api/v1/tokens.
@@ -82,7 +85,18 @@ func (s *Service) createToken(c *gin.Context) {
 	if req.Role == "" {
 		req.Role = identity.RoleViewer
 	}
-	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.cfg.Now()) {
+	var expires *time.Time
+	if req.ExpiresAt != nil {
+		at, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			e := api.Errorf(http.StatusBadRequest, api.CodeInvalid, "expires_at %q is not an RFC 3339 time: write e.g. 2026-01-02T15:04:05Z, or leave it out for a token that does not expire", *req.ExpiresAt)
+			e.Fields = []api.FieldProblem{{Field: "/expires_at", Message: "must be an RFC 3339 time"}}
+			api.Fail(c, e)
+			return
+		}
+		expires = &at
+	}
+	if expires != nil && !expires.After(s.cfg.Now()) {
 		api.Fail(c, api.Errorf(http.StatusBadRequest, api.CodeInvalid, "expires_at is in the past: give a future time (RFC 3339) or leave it out for a token that does not expire"))
 		return
 	}
@@ -94,7 +108,7 @@ func (s *Service) createToken(c *gin.Context) {
 	secret = APITokenPrefix + secret
 	// The store refuses a role above the creator's own (ErrInvalid → 400).
 	t, err := s.db.APITokens().Create(c.Request.Context(), store.NewAPIToken{Name: req.Name, TokenHash: hashSecret(secret),
-		Role: req.Role, ExpiresAt: req.ExpiresAt})
+		Role: req.Role, ExpiresAt: expires})
 	if err != nil {
 		api.Fail(c, err)
 		return

@@ -6,7 +6,9 @@
 // PUOD_TEST_POSTGRES_URL environment variable; scripts/services.sh starts
 // it). Each OpenPostgres call creates its own database named
 // puod_test_<random>, migrates it and drops it when the test ends, so tests
-// may run in parallel and may tamper with rows freely. When PostgreSQL is not
+// may run in parallel and may tamper with rows freely (NewPostgresDatabase
+// does the same without opening it, for tests that start a whole host on
+// the URL). When PostgreSQL is not
 // reachable the PostgreSQL half is skipped with a loud message, except with
 // CI=true, where it fails: CI must never pass by skipping.
 package storetest
@@ -87,7 +89,32 @@ func PostgresAdminURL() string {
 func OpenPostgres(t testing.TB) *store.DB {
 	t.Helper()
 	ctx := context.Background()
+	dbURL := NewPostgresDatabase(t)
+	db, err := store.Open(ctx, store.Config{URL: dbURL}, testLogger(t))
+	if err != nil {
+		t.Fatalf("storetest: open %s: %v", redact(dbURL), err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("storetest: migrate %s: %v", redact(dbURL), err)
+	}
+	return db
+}
+
+// NewPostgresDatabase creates an empty database puod_test_<random> and
+// returns its URL, for tests that open the store themselves (a whole host
+// built with app.New, a `puod` process). The database is dropped when the
+// test ends, after every cleanup registered later (so close the store in a
+// later cleanup); connections still open then are ended (WITH FORCE). It
+// skips (or fails under CI=true) when PostgreSQL is unreachable.
+func NewPostgresDatabase(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
 	adminURL := PostgresAdminURL()
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("storetest: parse %s: %v", PostgresURLEnv, err)
+	}
 	admin := connectAdmin(t, adminURL)
 
 	name := "puod_test_" + randomHex(t, 8)
@@ -95,8 +122,6 @@ func OpenPostgres(t testing.TB) *store.DB {
 		_ = admin.Close()
 		t.Fatalf("storetest: create database %s: %v", name, err)
 	}
-	// Registered before the store's own Close so it runs after it (cleanups
-	// are last-in first-out); FORCE ends any connection a test leaked.
 	t.Cleanup(func() {
 		defer admin.Close()
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -105,21 +130,8 @@ func OpenPostgres(t testing.TB) *store.DB {
 			t.Errorf("storetest: drop database %s: %v", name, err)
 		}
 	})
-
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("storetest: parse %s: %v", PostgresURLEnv, err)
-	}
 	u.Path = "/" + name
-	db, err := store.Open(ctx, store.Config{URL: u.String()}, testLogger(t))
-	if err != nil {
-		t.Fatalf("storetest: open %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("storetest: migrate %s: %v", name, err)
-	}
-	return db
+	return u.String()
 }
 
 // connectAdmin opens the administrative connection or skips/fails loudly.
