@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -51,6 +53,22 @@ type Service struct {
 
 	userLimiter *Limiter
 	addrLimiter *Limiter
+
+	// principals caches who a token's user is and where they may act, per
+	// (user, requested profile). An entry is used only while the store's
+	// identity generation is unchanged (any user, membership or token write
+	// in this process invalidates every entry) and for at most
+	// principalTTL, which bounds how long a change made through another
+	// replica takes to apply.
+	principals sync.Map
+}
+
+const principalTTL = time.Second
+
+type cachedPrincipal struct {
+	p   identity.Principal
+	gen uint64
+	exp time.Time
 }
 
 // NewService validates cfg and builds the service. rec records the audit
@@ -167,7 +185,24 @@ func (s *Service) jwtPrincipal(ctx context.Context, raw, requestedProfile string
 	if err != nil {
 		return identity.Principal{}, err
 	}
-	u, err := s.sys.Users().ByID(ctx, claims.Subject)
+	key := claims.Subject + "\x00" + requestedProfile
+	gen := s.db.Generation(store.GenIdentity)
+	now := time.Now()
+	if v, ok := s.principals.Load(key); ok {
+		if c := v.(cachedPrincipal); c.gen == gen && now.Before(c.exp) {
+			return c.p, nil
+		}
+	}
+	p, err := s.loadJWTPrincipal(ctx, claims.Subject, requestedProfile)
+	if err != nil {
+		return p, err
+	}
+	s.principals.Store(key, cachedPrincipal{p: p, gen: gen, exp: now.Add(principalTTL)})
+	return p, nil
+}
+
+func (s *Service) loadJWTPrincipal(ctx context.Context, subject, requestedProfile string) (identity.Principal, error) {
+	u, err := s.sys.Users().ByID(ctx, subject)
 	if errors.Is(err, store.ErrNotFound) {
 		return identity.Principal{}, invalidToken("the account of this token no longer exists: log in again")
 	}

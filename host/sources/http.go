@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -70,12 +71,25 @@ func (s *Service) handleList(c *gin.Context) {
 		api.Fail(c, err)
 		return
 	}
+	p, _ := api.Principal(c)
+	key := p.ProfileID + "\x00" + strconv.Itoa(page.Limit) + "\x00" + page.Cursor
+	gen, now := s.db.Generation(store.GenSources), time.Now()
+	if body, ok := s.lists.get(key, gen, now); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		return
+	}
 	list, next, err := s.List(c.Request.Context(), page)
 	if err != nil {
 		api.Fail(c, apiError(err))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"sources": list, "next_cursor": next})
+	body, err := json.Marshal(gin.H{"sources": list, "next_cursor": next})
+	if err != nil {
+		api.Fail(c, err)
+		return
+	}
+	s.lists.put(key, gen, now, body)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func (s *Service) handleGet(c *gin.Context) {

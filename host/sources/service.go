@@ -45,6 +45,7 @@ type Service struct {
 	keys    *secrets.Keyring
 	plugins Plugins
 	audit   *audit.Recorder
+	lists   listCache
 }
 
 // New returns the service. rec may be nil when nothing is audited (tests of

@@ -111,6 +111,7 @@ func (db *DB) Sources() *Sources { return &Sources{db: db} }
 // Create adds a source to the caller's profile at revision 1 with unknown
 // health. A name already used in the profile is ErrConflict.
 func (r *Sources) Create(ctx context.Context, in SourceInput) (Source, error) {
+	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return Source{}, fmt.Errorf("create source: %w", err)
@@ -185,6 +186,7 @@ func (r *Sources) List(ctx context.Context, page Page) ([]Source, string, error)
 // expectedRevision, and returns it at the next revision. A source changed
 // meanwhile is ErrConflict (reload and retry); an unknown one ErrNotFound.
 func (r *Sources) Update(ctx context.Context, id string, expectedRevision int64, in SourceInput) (Source, error) {
+	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return Source{}, fmt.Errorf("update source: %w", err)
@@ -222,6 +224,7 @@ func (r *Sources) Update(ctx context.Context, id string, expectedRevision int64,
 // Delete removes a source of the caller's profile with its pipelines, runs
 // and plugin state.
 func (r *Sources) Delete(ctx context.Context, id string) error {
+	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("delete source: %w", err)
@@ -235,6 +238,7 @@ func (r *Sources) Delete(ctx context.Context, id string) error {
 // UpdateHealth records the outcome of a poll or health check. It does not
 // change the revision: health is not configuration.
 func (r *Sources) UpdateHealth(ctx context.Context, id string, h SourceHealth) error {
+	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("update source health: %w", err)
@@ -254,6 +258,7 @@ func (r *Sources) UpdateHealth(ctx context.Context, id string, h SourceHealth) e
 // SetCursor stores the connector's resume position. It does not change the
 // revision.
 func (r *Sources) SetCursor(ctx context.Context, id, cursor string) error {
+	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("set source cursor: %w", err)

@@ -43,6 +43,7 @@ type DB struct {
 	x       *sqlx.DB
 	dialect string
 	log     hclog.Logger
+	gens    generations
 }
 
 // Stats reports the connection pool's statistics (for the /metrics

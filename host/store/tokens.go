@@ -68,6 +68,7 @@ func (db *DB) APITokens() *APITokens { return &APITokens{db: db} }
 // Create stores a token for the caller. A role above the caller's own is
 // ErrInvalid: a token must not escalate privileges.
 func (r *APITokens) Create(ctx context.Context, in NewAPIToken) (APIToken, error) {
+	defer r.db.bump(GenIdentity)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return APIToken{}, fmt.Errorf("create api token: %w", err)
@@ -142,6 +143,7 @@ func (r *APITokens) Get(ctx context.Context, id string) (APIToken, error) {
 
 // Revoke ends a token of the profile. Revoking a revoked token is a no-op.
 func (r *APITokens) Revoke(ctx context.Context, id string) error {
+	defer r.db.bump(GenIdentity)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("revoke api token: %w", err)

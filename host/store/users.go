@@ -172,6 +172,7 @@ func (r *Memberships) List(ctx context.Context, page Page) ([]Membership, string
 // Set gives an existing user role in the caller's profile, adding the
 // membership or changing its role. An unknown user is ErrNotFound.
 func (r *Memberships) Set(ctx context.Context, userID string, role identity.Role) error {
+	defer r.db.bump(GenIdentity)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("set membership: %w", err)
@@ -185,6 +186,7 @@ func (r *Memberships) Set(ctx context.Context, userID string, role identity.Role
 // Remove takes a user out of the caller's profile; their API and refresh
 // tokens for the profile go with the membership (ON DELETE CASCADE).
 func (r *Memberships) Remove(ctx context.Context, userID string) error {
+	defer r.db.bump(GenIdentity)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("remove membership: %w", err)
@@ -210,6 +212,7 @@ type SystemUsers struct{ db *DB }
 
 // Create adds a user. A taken username is ErrConflict.
 func (r *SystemUsers) Create(ctx context.Context, in NewUser) (User, error) {
+	defer r.db.bump(GenIdentity)
 	in.Username = strings.TrimSpace(in.Username)
 	if in.Username == "" {
 		return User{}, fmt.Errorf("create user: %w: username is empty", ErrInvalid)
@@ -243,6 +246,7 @@ func (r *SystemUsers) ByID(ctx context.Context, id string) (User, error) {
 
 // SetPassword replaces a user's password hash (`puod user passwd`).
 func (r *SystemUsers) SetPassword(ctx context.Context, id, passwordHash string) error {
+	defer r.db.bump(GenIdentity)
 	if err := execOne(ctx, r.db.x, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
 		return fmt.Errorf("set password of user %s: %w", id, err)
 	}
@@ -251,6 +255,7 @@ func (r *SystemUsers) SetPassword(ctx context.Context, id, passwordHash string) 
 
 // SetDisabled locks or unlocks an account.
 func (r *SystemUsers) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	defer r.db.bump(GenIdentity)
 	if err := execOne(ctx, r.db.x, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id); err != nil {
 		return fmt.Errorf("set disabled of user %s: %w", id, err)
 	}
@@ -331,6 +336,7 @@ type SystemMemberships struct{ db *DB }
 // Add gives a user a role in a profile, or changes it. Unknown user or
 // profile is ErrNotFound.
 func (r *SystemMemberships) Add(ctx context.Context, profileID, userID string, role identity.Role) error {
+	defer r.db.bump(GenIdentity)
 	if err := upsertMembership(ctx, r.db, profileID, userID, role); err != nil {
 		return fmt.Errorf("add user %s to profile %s: %w", userID, profileID, err)
 	}

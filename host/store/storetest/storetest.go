@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +65,8 @@ func Open(t testing.TB, dialect string) *store.DB {
 func OpenSQLite(t testing.TB) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()}, testLogger(t))
+	cfg := store.Config{DataDir: t.TempDir()}
+	db, err := store.Open(ctx, cfg, testLogger(t))
 	if err != nil {
 		t.Fatalf("storetest: open sqlite: %v", err)
 	}
@@ -72,7 +74,27 @@ func OpenSQLite(t testing.TB) *store.DB {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("storetest: migrate sqlite: %v", err)
 	}
+	opened.Store(db, cfg)
 	return db
+}
+
+// opened remembers how each test database was opened, for Reopen.
+var opened sync.Map // *store.DB → store.Config
+
+// Reopen opens a second, independent handle on a database this package
+// opened: what another host replica sharing the database would hold.
+func Reopen(t testing.TB, db *store.DB) *store.DB {
+	t.Helper()
+	cfg, ok := opened.Load(db)
+	if !ok {
+		t.Fatal("storetest: Reopen needs a database opened by storetest")
+	}
+	other, err := store.Open(context.Background(), cfg.(store.Config), testLogger(t))
+	if err != nil {
+		t.Fatalf("storetest: reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	return other
 }
 
 // PostgresAdminURL returns the administrative URL tests use.
@@ -98,6 +120,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("storetest: migrate %s: %v", redact(dbURL), err)
 	}
+	opened.Store(db, store.Config{URL: dbURL})
 	return db
 }
 
