@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	airflowsim "github.com/puod/puod/plugins/sim/airflow"
 	databrickssim "github.com/puod/puod/plugins/sim/databricks"
 	synapsesim "github.com/puod/puod/plugins/sim/synapse"
 )
@@ -59,6 +60,17 @@ func Start(ctx context.Context, log hclog.Logger) (*Demo, error) {
 
 	syn := synapsesim.New(synapsesim.Options{})
 	if err := d.serve("puod.synapse", "Synapse (demo)", syn, syn.SourceConfig); err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	af := airflowsim.New(airflowsim.Options{})
+	if err := af.StartScenario(airflowsim.DefaultScenario(), time.Now().Add(-24*time.Hour)); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: airflow scenario: %w", err)
+	}
+	go af.Run(ctx, 2*time.Second)
+	if err := d.serve("puod.airflow", "Airflow (demo)", af, af.ConnectorConfig); err != nil {
 		d.Close()
 		return nil, err
 	}
