@@ -174,9 +174,13 @@ func toStatus(err error, redact func(string) string) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	if st, ok := status.FromError(err); ok {
 		if _, isTyped := asError(err); !isTyped {
-			return err
+			// A gRPC error from a vendor API keeps its code and
+			// details, but its message is redacted like any other.
+			p := st.Proto()
+			p.Message = redact(p.GetMessage())
+			return status.FromProto(p).Err()
 		}
 	}
 	switch {

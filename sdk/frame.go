@@ -156,8 +156,9 @@ func (f *Field) Append(v any) error {
 	switch f.Type {
 	case FieldString:
 		s, isS := v.(string)
-		ok = isS
-		f.Strings = append(f.Strings, s)
+		if ok = isS; ok {
+			f.Strings = append(f.Strings, s)
+		}
 	case FieldInt:
 		switch n := v.(type) {
 		case int:
@@ -182,16 +183,19 @@ func (f *Field) Append(v any) error {
 		}
 	case FieldBool:
 		b, isB := v.(bool)
-		ok = isB
-		f.Bools = append(f.Bools, b)
+		if ok = isB; ok {
+			f.Bools = append(f.Bools, b)
+		}
 	case FieldTime:
 		t, isT := v.(time.Time)
-		ok = isT
-		f.Times = append(f.Times, t)
+		if ok = isT; ok {
+			f.Times = append(f.Times, t)
+		}
 	case FieldDuration:
 		d, isD := v.(time.Duration)
-		ok = isD
-		f.Durations = append(f.Durations, d)
+		if ok = isD; ok {
+			f.Durations = append(f.Durations, d)
+		}
 	default:
 		return fmt.Errorf("field %q has unknown type %q", f.Name, f.Type)
 	}
@@ -221,17 +225,42 @@ func (f *Field) appendZero() {
 	}
 }
 
-// AppendRow adds one value per field, in field order.
+// AppendRow adds one value per field, in field order. When a value does
+// not fit its field, it returns the error and leaves the frame unchanged.
 func (fr *Frame) AppendRow(values ...any) error {
 	if len(values) != len(fr.Fields) {
 		return fmt.Errorf("frame %q has %d fields, row has %d values", fr.Name, len(fr.Fields), len(values))
 	}
 	for i, v := range values {
 		if err := fr.Fields[i].Append(v); err != nil {
+			for _, f := range fr.Fields[:i] {
+				f.truncate(f.Len() - 1)
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// truncate keeps the first n values and null flags.
+func (f *Field) truncate(n int) {
+	switch f.Type {
+	case FieldString:
+		f.Strings = f.Strings[:n]
+	case FieldInt:
+		f.Ints = f.Ints[:n]
+	case FieldFloat:
+		f.Floats = f.Floats[:n]
+	case FieldBool:
+		f.Bools = f.Bools[:n]
+	case FieldTime:
+		f.Times = f.Times[:n]
+	case FieldDuration:
+		f.Durations = f.Durations[:n]
+	}
+	if len(f.Nulls) > n {
+		f.Nulls = f.Nulls[:n]
+	}
 }
 
 // Rows is the number of rows (the length of the first field).

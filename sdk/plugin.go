@@ -123,6 +123,8 @@ func (p Plugin[C]) definition() (*definition, error) {
 			return nil, err
 		}
 		if err := checkCapabilities(m, inst); err != nil {
+			// Refused, it will never serve: release what New acquired.
+			dispose(&instance{id: env.InstanceID, value: inst}, d.log)
 			return nil, err
 		}
 		return inst, nil

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,15 +62,28 @@ func (s *server) register(broker *plugin.GRPCBroker, g *grpc.Server) {
 	}
 }
 
-func (s *server) panicError(method string, r any) error {
-	s.def.log.Error("plugin panicked; the call fails, the plugin keeps serving", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	return toStatus(&Error{Kind: KindInternal, Message: fmt.Sprintf("plugin panicked in %s: %v", method, r)}, s.insts.redactor(nil))
+// panicError logs a recovered panic and turns it into an INTERNAL error.
+// secrets are those the request carries (Configure, ValidateConfig): no
+// instance holds them yet, and a panic in New may well print them.
+func (s *server) panicError(method string, r any, secrets map[string]string) error {
+	redact := s.insts.redactor(secrets)
+	msg := redact(fmt.Sprint(r))
+	s.def.log.Error("plugin panicked; the call fails, the plugin keeps serving", "method", method, "panic", msg, "stack", string(debug.Stack()))
+	return toStatus(&Error{Kind: KindInternal, Message: fmt.Sprintf("plugin panicked in %s: %s", method, msg)}, redact)
+}
+
+// requestSecrets returns the secrets a request carries, if any.
+func requestSecrets(req any) map[string]string {
+	if r, ok := req.(interface{ GetSecrets() map[string]string }); ok {
+		return r.GetSecrets()
+	}
+	return nil
 }
 
 func (s *server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			resp, err = nil, s.panicError(info.FullMethod, r)
+			resp, err = nil, s.panicError(info.FullMethod, r, requestSecrets(req))
 		}
 	}()
 	return h(ctx, req)
@@ -78,7 +92,7 @@ func (s *server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServ
 func (s *server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = s.panicError(info.FullMethod, r)
+			err = s.panicError(info.FullMethod, r, nil)
 		}
 	}()
 	return h(srv, ss)
@@ -170,8 +184,46 @@ func (p *pluginService) CheckHealth(ctx context.Context, req *pb.CheckHealthRequ
 	if err != nil {
 		return nil, p.s.wire(err)
 	}
-	h.Message = p.s.insts.redactor(nil)(h.Message)
+	redact := p.s.insts.redactor(nil)
+	h.Message = redact(h.Message)
+	h.Details = redactDetails(h.Details, redact)
 	return healthToProto(h), nil
+}
+
+// redactDetails redacts every string (keys included) of health details.
+func redactDetails(d map[string]any, redact func(string) string) map[string]any {
+	if len(d) == 0 {
+		return d
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return d // healthToProto cannot encode them either: they are dropped
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return d
+	}
+	out, _ := redactJSON(generic, redact).(map[string]any)
+	return out
+}
+
+func redactJSON(v any, redact func(string) string) any {
+	switch v := v.(type) {
+	case string:
+		return redact(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[redact(k)] = redactJSON(x, redact)
+		}
+		return out
+	case []any:
+		for i := range v {
+			v[i] = redactJSON(v[i], redact)
+		}
+		return v
+	}
+	return v
 }
 
 // --- Connector service ---
@@ -204,6 +256,9 @@ func (c *connectorService) ListRuns(req *pb.ListRunsRequest, stream grpc.ServerS
 	}
 	ctx := stream.Context()
 	max := int(req.GetMaxBatchSize())
+	// committed is the cursor of the last batch sent whole: the parts of a
+	// split batch carry it, so the host's cursor never moves backwards.
+	committed := req.GetCursor()
 	send := func(b RunBatch) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -217,12 +272,16 @@ func (c *connectorService) ListRuns(req *pb.ListRunsRequest, stream grpc.ServerS
 		// forward, so a crash mid-batch never skips runs.
 		runs := b.Runs
 		for max > 0 && len(runs) > max {
-			if err := stream.Send(&pb.RunBatch{Runs: runsToProto(runs[:max]), NextCursor: req.GetCursor()}); err != nil {
+			if err := stream.Send(&pb.RunBatch{Runs: runsToProto(runs[:max]), NextCursor: committed}); err != nil {
 				return err
 			}
 			runs = runs[max:]
 		}
-		return stream.Send(&pb.RunBatch{Runs: runsToProto(runs), NextCursor: b.NextCursor})
+		if err := stream.Send(&pb.RunBatch{Runs: runsToProto(runs), NextCursor: b.NextCursor}); err != nil {
+			return err
+		}
+		committed = b.NextCursor
+		return nil
 	}
 	return c.s.wire(conn.ListRuns(ctx, req.GetCursor(), send))
 }

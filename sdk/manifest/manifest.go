@@ -307,7 +307,7 @@ func load(dir string, requireChecksum, verify bool) (*Bundle, error) {
 			if err != nil {
 				probs = append(probs, Problem{Field: "/sha256", Message: err.Error()})
 			} else if got != want {
-				probs = append(probs, Problem{Field: "/sha256", Message: fmt.Sprintf("checksum mismatch for %s: manifest says %s…, file is %s…; if you rebuilt the plugin run 'puod plugins checksum %s', otherwise the file was altered: do not run it", rel, want[:12], got[:12], dir)})
+				probs = append(probs, Problem{Field: "/sha256", Message: fmt.Sprintf("checksum mismatch for %s: manifest says %s…, file is %s…; if you rebuilt the plugin run 'puod plugins checksum %s', otherwise the file was altered: do not run it", rel, abbrev(want), abbrev(got), dir)})
 			}
 		}
 	}
@@ -315,6 +315,15 @@ func load(dir string, requireChecksum, verify bool) (*Bundle, error) {
 		return b, probs
 	}
 	return b, nil
+}
+
+// abbrev shortens a hex checksum for messages. A malformed declared sum
+// may be shorter than the abbreviation (the schema reports it).
+func abbrev(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
 }
 
 // FileSHA256 returns the hex SHA-256 of a file.
@@ -348,7 +357,7 @@ func WriteChecksums(dir string) (*Manifest, error) {
 			return nil, err
 		}
 		for _, p := range probs {
-			if p.Field != "/sha256" {
+			if p.Field != "/sha256" && !strings.HasPrefix(p.Field, "/sha256/") {
 				return nil, fmt.Errorf("fix plugin.json first: %w", probs)
 			}
 		}

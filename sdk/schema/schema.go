@@ -99,7 +99,7 @@ func (s *Schema) Validate(v any) []Problem {
 		return []Problem{{Message: err.Error()}}
 	}
 	var out []Problem
-	collect(ve.BasicOutput(), &out)
+	collect(ve.DetailedOutput(), &out)
 	if len(out) == 0 {
 		out = append(out, Problem{Message: ve.Error()})
 	}
@@ -111,22 +111,26 @@ func collect(u *jsonschema.OutputUnit, out *[]Problem) {
 	if u.Error != nil && len(u.Errors) == 0 {
 		// A missing property is reported at the property itself, so a form
 		// can show the message next to the empty field.
-		if req, ok := u.Error.Kind.(*kind.Required); ok {
-			for _, name := range req.Missing {
-				*out = append(*out, Problem{Pointer: u.InstanceLocation + "/" + name, Message: "is required"})
+		switch k := u.Error.Kind.(type) {
+		case *kind.Required:
+			for _, name := range k.Missing {
+				*out = append(*out, Problem{Pointer: u.InstanceLocation + "/" + pointerToken.Replace(name), Message: "is required"})
 			}
 			return
-		}
-		msg := u.Error.String()
-		// The root "doesn't validate" summary carries no information.
-		if !strings.HasPrefix(msg, "doesn't validate with") {
-			*out = append(*out, Problem{Pointer: u.InstanceLocation, Message: msg})
+		case *kind.Schema, *kind.Group, *kind.Reference:
+			// Summaries ("validation failed") of the problems listed
+			// beside them carry no information of their own.
+		default:
+			*out = append(*out, Problem{Pointer: u.InstanceLocation, Message: u.Error.String()})
 		}
 	}
 	for i := range u.Errors {
 		collect(&u.Errors[i], out)
 	}
 }
+
+// pointerToken escapes a property name as a JSON pointer token (RFC 6901).
+var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
 
 func dedupe(ps []Problem) []Problem {
 	seen := map[Problem]bool{}
@@ -169,6 +173,11 @@ func markSecrets(t reflect.Type, s *invopop.Schema) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := strings.Split(f.Tag.Get("json"), ",")[0]
+		if f.Anonymous && name == "" {
+			// An embedded struct's fields are inlined into s.
+			markSecrets(f.Type, s)
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}
