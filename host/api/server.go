@@ -52,6 +52,9 @@ type Server struct {
 	checks  []ReadinessCheck
 	mappers []ErrorMapper
 	public  map[string]bool
+	// fallback serves GET and HEAD requests outside /api/ that match no
+	// route (the web UI); nil leaves them to the JSON 404.
+	fallback http.Handler
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -112,6 +115,11 @@ func New(opts Options, log hclog.Logger, auth Authenticator) *Server {
 	e.ContextWithFallback = true
 	e.Use(s.requestID, s.recover, s.observe, s.limitBody(opts.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) {
+		if s.fallback != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !isAPIPath(c.Request.URL.Path) {
+			c.Status(http.StatusOK) // gin presets 404 for unmatched routes
+			s.fallback.ServeHTTP(c.Writer, c.Request)
+			return
+		}
 		Fail(c, Errorf(http.StatusNotFound, CodeNotFound, "no route %s %s; the API reference is at /api/v1/openapi.json", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
@@ -146,6 +154,14 @@ func (s *Server) Public(method, path string, h ...gin.HandlerFunc) {
 	}
 	s.engine.Handle(method, full, h...)
 }
+
+// SetFallback sets the handler of GET and HEAD requests outside /api/ that
+// match no route: the web UI, whose client-side routes (/sources, …) are
+// not known to the server. Unknown /api/ paths keep the JSON 404. Call it
+// before serving.
+func (s *Server) SetFallback(h http.Handler) { s.fallback = h }
+
+func isAPIPath(p string) bool { return p == "/api" || strings.HasPrefix(p, "/api/") }
 
 // AddReadinessCheck adds a check to /readyz.
 func (s *Server) AddReadinessCheck(c ReadinessCheck) { s.checks = append(s.checks, c) }

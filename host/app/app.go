@@ -31,6 +31,7 @@ import (
 	"github.com/puod/puod/host/sources"
 	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/host/version"
+	"github.com/puod/puod/host/web"
 )
 
 // App is a running host.
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	srcSvc.Register(a.api)
 	auditapi.Register(a.api, a.db, rec)
 	pluginapi.Register(a.api, a.plugins, nil)
+	a.api.SetFallback(web.Handler())
 	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})
 
 	// Sources are registered with the manager before it starts, so each
