@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	auth.Register(a.api, authSvc)
 	srcSvc.Register(a.api)
 	auditapi.Register(a.api, a.db, rec)
-	pluginapi.Register(a.api, a.plugins, nil)
+	pluginapi.Register(a.api, pluginRegistry{a.plugins}, nil)
 	a.api.SetFallback(web.Handler())
 	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})
 

@@ -61,3 +61,18 @@ func (p sourcePlugins) CheckHealth(ctx context.Context, pluginID, instanceID str
 	}
 	return h.CheckHealth(ctx, instanceID)
 }
+
+// pluginRegistry adds the running plugins' config schemas to the
+// manager's state, for GET /api/v1/plugins.
+type pluginRegistry struct{ *plugins.Manager }
+
+func (r pluginRegistry) ConfigSchema(id string) json.RawMessage {
+	h, err := r.Plugin(id)
+	if err != nil {
+		return nil
+	}
+	if d := h.Describe(); d != nil {
+		return d.ConfigSchema
+	}
+	return nil
+}

@@ -19,6 +19,9 @@ import (
 type PluginRegistry interface {
 	Plugins() []plugins.Status
 	CardTypes() []plugins.CardType
+	// ConfigSchema is the running plugin's instance configuration schema
+	// (from its Describe), or nil when it is not running.
+	ConfigSchema(id string) json.RawMessage
 }
 
 // PluginJSON is a plugin in GET /api/v1/plugins.
@@ -35,6 +38,9 @@ type PluginJSON struct {
 	Generation int            `json:"generation"`
 	StartedAt  *time.Time     `json:"started_at,omitempty"`
 	Cards      []api.CardType `json:"cards,omitempty"`
+	// ConfigSchema is the JSON Schema of a source's settings for this
+	// plugin (running plugins only); the UI generates its form from it.
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
 }
 
 func pluginCardType(ct plugins.CardType) api.CardType {
@@ -73,6 +79,9 @@ func Register(s *api.Server, reg PluginRegistry, builtins api.CardTypeSource) {
 			}
 			if p.Role.Allows(identity.RoleAdmin) {
 				pj.LogTail = st.LogTail
+			}
+			if st.State == plugins.StateRunning {
+				pj.ConfigSchema = reg.ConfigSchema(st.ID)
 			}
 			for _, card := range st.Cards {
 				pj.Cards = append(pj.Cards, pluginCardType(plugins.CardType{PluginID: st.ID, Card: card}))

@@ -36,6 +36,13 @@ func (registry) Plugins() []plugins.Status {
 	}
 }
 
+func (registry) ConfigSchema(id string) json.RawMessage {
+	if id == "puod.databricks" {
+		return json.RawMessage(`{"type":"object","properties":{"workspace_url":{"type":"string"}}}`)
+	}
+	return nil
+}
+
 func (registry) CardTypes() []plugins.CardType {
 	return []plugins.CardType{{PluginID: "puod.databricks", Card: manifest.Card{Type: "runs_table", Title: "Runs", Visualization: "table", DefaultSize: &manifest.Size{W: 6, H: 4}}}}
 }
@@ -74,6 +81,9 @@ func TestPlugins_logTailForAdminsOnly(t *testing.T) {
 		}
 		if got := strings.Contains(string(body), "answered 401"); got != tt.wantTail {
 			t.Fatalf("%s sees the log tail: %v, want %v", tt.role, got, tt.wantTail)
+		}
+		if !strings.Contains(string(out.Plugins[1].ConfigSchema), "workspace_url") || out.Plugins[0].ConfigSchema != nil {
+			t.Fatalf("a running plugin carries its config schema, a failed one none: %+v", out.Plugins)
 		}
 		if out.Plugins[1].Cards[0].Type != "puod.databricks/runs_table" {
 			t.Fatalf("card types are qualified with the plugin id, got %q", out.Plugins[1].Cards[0].Type)
