@@ -286,7 +286,7 @@ func TestManager_restartsKilledPlugin(t *testing.T) {
 	var after Status
 	waitFor(t, 30*time.Second, "killed plugin back to running", func() bool {
 		after, _ = statusOf(m, "acme.hello")
-		return after.State == StateRunning && after.PID != st.PID
+		return after.State == StateRunning && after.PID != 0 && after.PID != st.PID
 	})
 	if after.Restarts != 1 {
 		t.Fatalf("restarts = %d, want 1", after.Restarts)

@@ -365,6 +365,10 @@ func (s *supervisor) status() Status {
 	}
 	if s.cur != nil {
 		st.PID, st.StartedAt = s.cur.pid, s.cur.started
+	} else if st.State == StateRunning {
+		// The process just went away and the supervisor has not decided
+		// yet: never report a running plugin without a process.
+		st.State = StateBackoff
 	}
 	return st
 }
