@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -49,7 +50,6 @@ type Env struct {
 type definition struct {
 	manifest     *manifest.Manifest
 	configSchema json.RawMessage
-	compiled     *schema.Schema
 	log          hclog.Logger
 	// decode validates and decodes a configuration; build also constructs
 	// the instance.
@@ -61,7 +61,11 @@ func (p Plugin[C]) definition() (*definition, error) {
 	if p.New == nil {
 		return nil, errors.New("sdk.Plugin.New is nil: set it to the function that builds an instance")
 	}
-	m, err := manifest.Parse(p.Manifest)
+	// The manifest is decoded, not validated against its JSON Schema: the
+	// host validates the bundle before starting the process, and so do
+	// `puod plugins validate` and the conformance kit. Validating it again
+	// at every start would only slow every plugin's start.
+	m, err := manifest.Decode(p.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("the embedded plugin.json is invalid: %w", err)
 	}
@@ -75,22 +79,31 @@ func (p Plugin[C]) definition() (*definition, error) {
 		// The manifest's schema wins: the author wrote it on purpose.
 		cfgSchema = m.Config
 	}
-	compiled, err := schema.Compile(cfgSchema)
-	if err != nil {
-		return nil, fmt.Errorf("config schema: %w", err)
-	}
 	log := p.Logger
 	if log == nil {
 		log = hclog.New(&hclog.LoggerOptions{Name: m.ID, Output: os.Stderr, JSONFormat: true, Level: hclog.Debug})
 	}
-	d := &definition{manifest: m, configSchema: cfgSchema, compiled: compiled, log: log}
+	d := &definition{manifest: m, configSchema: cfgSchema, log: log}
+	// Compiled on first use (the first ValidateConfig or Configure), off the
+	// start-up path.
+	var compileOnce sync.Once
+	var compiled *schema.Schema
+	var compileErr error
+	compile := func() (*schema.Schema, error) {
+		compileOnce.Do(func() { compiled, compileErr = schema.Compile(cfgSchema) })
+		return compiled, compileErr
+	}
 	decode := func(configJSON []byte, secrets map[string]string) (C, []FieldError) {
 		var cfg C
 		merged, err := mergeSecrets(configJSON, secrets)
 		if err != nil {
 			return cfg, []FieldError{{Message: err.Error()}}
 		}
-		if probs := compiled.ValidateJSON(merged); len(probs) > 0 {
+		sch, err := compile()
+		if err != nil {
+			return cfg, []FieldError{{Message: "the plugin's config schema is invalid: " + err.Error()}}
+		}
+		if probs := sch.ValidateJSON(merged); len(probs) > 0 {
 			out := make([]FieldError, len(probs))
 			for i, pr := range probs {
 				out[i] = FieldError{Field: pr.Pointer, Message: pr.Message}

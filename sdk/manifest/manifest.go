@@ -188,6 +188,31 @@ func Parse(data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// Decode reads plugin.json content without validating it against the
+// manifest schema: for a plugin process decoding its own embedded manifest,
+// which the host validated before starting it. It still refuses a document
+// that is not a manifest at all.
+func Decode(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, Problems{{Message: "plugin.json is not valid JSON: " + err.Error()}}
+	}
+	var probs Problems
+	if m.ID == "" {
+		probs = append(probs, Problem{Field: "/id", Message: "is required"})
+	}
+	if m.Version == "" {
+		probs = append(probs, Problem{Field: "/version", Message: "is required"})
+	}
+	if len(m.Kinds) == 0 {
+		probs = append(probs, Problem{Field: "/kinds", Message: "is required"})
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return &m, nil
+}
+
 // check covers what the JSON Schema cannot express.
 func (m *Manifest) check() Problems {
 	var probs Problems
