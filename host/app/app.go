@@ -22,29 +22,35 @@ import (
 	"github.com/puod/puod/host/audit"
 	"github.com/puod/puod/host/auditapi"
 	"github.com/puod/puod/host/auth"
+	"github.com/puod/puod/host/bus"
+	"github.com/puod/puod/host/collect"
 	"github.com/puod/puod/host/config"
 	"github.com/puod/puod/host/demo"
 	"github.com/puod/puod/host/pluginapi"
 	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
+	"github.com/puod/puod/host/runs"
 	"github.com/puod/puod/host/secrets"
 	"github.com/puod/puod/host/sources"
 	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/host/version"
 	"github.com/puod/puod/host/web"
+	"github.com/puod/puod/sdk"
 )
 
 // App is a running host.
 type App struct {
-	cfg     config.Config
-	log     hclog.Logger
-	db      *store.DB
-	plugins *plugins.Manager
-	api     *api.Server
-	srv     *http.Server
-	ln      net.Listener
-	sources *sources.Service
-	demo    *demo.Demo
+	cfg       config.Config
+	log       hclog.Logger
+	db        *store.DB
+	plugins   *plugins.Manager
+	api       *api.Server
+	srv       *http.Server
+	ln        net.Listener
+	sources   *sources.Service
+	demo      *demo.Demo
+	bus       *bus.Memory
+	collector *collect.Collector
 }
 
 // New opens the store (migrating it), sets up keys, authentication and the
@@ -79,6 +85,9 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(a.db))
+	if a.bus, err = bus.NewMemory(bus.MemoryConfig{}, reg); err != nil {
+		return nil, err
+	}
 
 	a.plugins, err = plugins.New(plugins.Config{
 		Dir:            cfg.PluginDir,
@@ -86,7 +95,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		CallTimeout:    cfg.Plugins.CallTimeout,
 		HealthInterval: cfg.Plugins.HealthInterval,
 		RescanInterval: cfg.Plugins.RescanInterval,
-	}, log.Named("plugins"), plugins.WithRegisterer(reg), plugins.WithHostServices(pluginhost.New(a.db, log, nil, nil).For))
+	}, log.Named("plugins"), plugins.WithRegisterer(reg), plugins.WithHostServices(pluginhost.New(a.db, log, a.pushRuns, nil).For))
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +122,13 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		return nil, err
 	}
 	a.sources = srcSvc
+	a.collector, err = collect.New(collect.Config{}, log, collect.Deps{
+		DB: a.db, Connectors: collect.ManagerConnectors(a.plugins), Bus: a.bus, Keys: keys,
+		Auth: authSvc.Authenticator(), Audit: rec, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Demo {
 		if a.demo, err = demo.Start(ctx, log); err != nil {
 			return nil, err
@@ -124,6 +140,8 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	srcSvc.Register(a.api)
 	auditapi.Register(a.api, a.db, rec)
 	pluginapi.Register(a.api, pluginRegistry{a.plugins}, nil)
+	a.collector.Register(a.api)
+	runs.Register(a.api, a.db)
 	a.api.SetFallback(web.Handler())
 	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})
 
@@ -177,6 +195,14 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.plugins.Start(ctx); err != nil {
 		return err
 	}
+	cctx, stopCollect := context.WithCancel(ctx)
+	collectDone := make(chan struct{})
+	go func() {
+		defer close(collectDone)
+		if err := a.collector.Run(cctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("collector stopped", "error", err)
+		}
+	}()
 	if a.demo != nil {
 		go func() {
 			if err := a.provisionDemo(ctx, a.demo, a.sources); err != nil {
@@ -200,10 +226,22 @@ func (a *App) Run(ctx context.Context) error {
 			err = nil
 		}
 	}
+	stopCollect()
+	<-collectDone
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	a.close(shutdown)
 	return err
+}
+
+// pushRuns ingests runs a plugin pushed through the host services. The
+// manager (which serves those) is built before the collector, hence the
+// indirection.
+func (a *App) pushRuns(ctx context.Context, src store.Source, rs []sdk.Run) error {
+	if a.collector == nil {
+		return &sdk.Error{Kind: sdk.KindRetryable, Message: "the collector is not ready yet"}
+	}
+	return a.collector.IngestPushed(ctx, src, rs)
 }
 
 func (a *App) close(ctx context.Context) {
