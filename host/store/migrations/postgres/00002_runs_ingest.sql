@@ -23,7 +23,11 @@ DROP INDEX runs_profile_started;
 DROP INDEX runs_profile_pipeline_started;
 DROP INDEX runs_profile_state_started;
 CREATE INDEX runs_profile_sort ON runs (profile_id, sort_at DESC, id DESC);
-CREATE INDEX runs_profile_source_sort ON runs (profile_id, source_id, sort_at DESC, id DESC);
+-- Not (profile_id, source_id, …): with that prefix a planner without fresh
+-- statistics may pick it over the unique (profile_id, source_id,
+-- external_id) key for ingest's lookups, and scan a source's runs per batch.
+-- A source belongs to one profile, so source_id alone serves its lists.
+CREATE INDEX runs_source_sort ON runs (source_id, sort_at DESC, id DESC);
 CREATE INDEX runs_profile_pipeline_sort ON runs (profile_id, pipeline_id, sort_at DESC, id DESC);
 CREATE INDEX runs_profile_state_sort ON runs (profile_id, state, sort_at DESC, id DESC);
 
@@ -40,7 +44,7 @@ CREATE INDEX pipelines_profile_name ON pipelines (profile_id, name);
 DROP INDEX pipelines_profile_name_id;
 DROP INDEX runs_profile_state_sort;
 DROP INDEX runs_profile_pipeline_sort;
-DROP INDEX runs_profile_source_sort;
+DROP INDEX runs_source_sort;
 DROP INDEX runs_profile_sort;
 CREATE INDEX runs_profile_started ON runs (profile_id, started_at DESC);
 CREATE INDEX runs_profile_pipeline_started ON runs (profile_id, pipeline_id, started_at);
