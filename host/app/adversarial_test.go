@@ -28,8 +28,18 @@ import (
 // without, so a new route cannot ship untested.
 type opSpec struct {
 	// role is the least role the operation needs in the current profile;
-	// empty exactly for public operations.
+	// empty for public operations, except those with ownAuth, where it is
+	// the least role their credential needs (empty when it has none).
 	role identity.Role
+	// ownAuth says why a public operation (in api.PublicAPIRoutes, with
+	// `security: []`) checks credentials of its own in the handler, and
+	// credential returns a valid one of a profile. Without credentials, or
+	// with bad ones, the suite expects 401 in the error shape; when the path
+	// names the object the credential belongs to, an unknown id answers
+	// 401 as well (a 404 would let ids be probed). Every other check is
+	// sent with the valid credential of profile A.
+	ownAuth    string
+	credential func(f *fixture, profile string) string
 	// anyMember says why a write operation is open to every member,
 	// viewers included. Write operations of viewers need a reason.
 	anyMember string
@@ -41,6 +51,12 @@ type opSpec struct {
 	body func(t testing.TB, f *fixture) map[string]any
 	// optionalBody: the operation accepts an empty body too.
 	optionalBody bool
+	// openSchema says why the body follows a schema defined elsewhere
+	// whose unknown fields must be ignored. It exempts the body from the
+	// unknown-field check only: malformed JSON, trailing data, the wrong
+	// JSON type of the body or of a known field, the content type and the
+	// size are checked as for every body.
+	openSchema string
 	// listKey and filters describe query parameters that select rows by
 	// exact value: in a 200 answer, every row of listKey must have one of
 	// the named fields equal to the value sent (so "%" is not a wildcard).
@@ -113,6 +129,38 @@ var operations = map[string]opSpec{
 
 	"GET /api/v1/plugins":    {role: identity.RoleViewer},
 	"GET /api/v1/card-types": {role: identity.RoleViewer},
+
+	"GET /api/v1/runs": {role: identity.RoleViewer, listKey: "runs", filters: map[string][]string{
+		"source": {"source_id"}, "pipeline": {"pipeline_id"},
+	}},
+	// The fixture has a run of A sent as an OpenLineage event.
+	"GET /api/v1/runs/:id":  {role: identity.RoleViewer, resource: "run"},
+	"GET /api/v1/pipelines": {role: identity.RoleViewer, listKey: "pipelines"},
+	"POST /api/v1/sources/:id/sync": {role: identity.RoleEditor, resource: "source", optionalBody: true,
+		body: func(_ testing.TB, _ *fixture) map[string]any { return map[string]any{} }},
+	"POST /api/v1/sources/:id/webhook-secret": {role: identity.RoleAdmin, resource: "source"},
+	"POST /api/v1/metrics": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return map[string]any{"points": []any{map[string]any{"series": f.unique("sales"), "time": "2026-11-17T00:00:00Z", "value": 1}}}
+	}},
+	// The payload is the vendor's: the host checks that it is one JSON
+	// object and hands it to the source's plugin, which reads its fields
+	// (the hello plugin of the fixture takes no webhooks). So the example
+	// has no field the host would read.
+	"POST /api/v1/webhooks/:source_id": {resource: "source", optionalBody: true,
+		ownAuth:    "vendors authenticate with the source's webhook secret, not a PUOD token",
+		credential: func(f *fixture, profile string) string { return f.webhookSecret[profile] },
+		openSchema: "the vendor defines the payload; the source's plugin reads it",
+		body:       func(_ testing.TB, _ *fixture) map[string]any { return map[string]any{} }},
+	"POST /api/v1/lineage": {role: identity.RoleEditor,
+		ownAuth:    "OpenLineage emitters send a PUOD API token as their api key; the handler authenticates it",
+		credential: func(f *fixture, profile string) string { return f.apiEditor[profile] },
+		openSchema: "OpenLineage events carry producer-defined fields and facets",
+		body: func(_ testing.TB, f *fixture) map[string]any {
+			return map[string]any{"eventType": "START", "eventTime": "2026-11-17T06:40:00Z",
+				"run":      map[string]any{"runId": "0190d7a4-7c1e-7e2a-9a3b-5d1f0b6c2e01"},
+				"job":      map[string]any{"namespace": "airflow", "name": f.unique("job")},
+				"producer": "https://example.com/producer", "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"}
+		}},
 }
 
 // sqlPayloads are strings that break queries built by concatenation, and
@@ -253,14 +301,24 @@ func TestAPI_adversarial(t *testing.T) {
 			t.Errorf("operation %s has no entry in operations (host/app/adversarial_test.go): add one saying its role, "+
 				"what its path parameter refers to and an example body, so the adversarial suite covers it", o.key)
 		}
-		if o.public != (o.spec.role == "") && o.known {
-			t.Errorf("%s: public=%v but its entry has role %q: public operations have no role, the others need one", o.key, o.public, o.spec.role)
+		if o.known && ((!o.public && o.spec.role == "") || (o.public && o.spec.ownAuth == "" && o.spec.role != "")) {
+			t.Errorf("%s: public=%v but its entry has role %q: public operations have no role (unless they check credentials of their own), the others need one",
+				o.key, o.public, o.spec.role)
+		}
+		if o.known && o.spec.ownAuth != "" && !o.public {
+			t.Errorf("%s: ownAuth is for public operations; this one is behind the bearer-token middleware", o.key)
+		}
+		if o.known && (o.spec.ownAuth == "") != (o.spec.credential == nil) {
+			t.Errorf("%s: an operation with ownAuth needs a credential, and only it", o.key)
+		}
+		if o.known && o.spec.openSchema != "" && o.spec.body == nil {
+			t.Errorf("%s: openSchema without a body", o.key)
 		}
 		if o.public != (o.hasSec && len(o.security) == 0) {
 			t.Errorf("%s: public=%v, but the OpenAPI document says security %v (set: %v): public operations say `security: []`, the others inherit bearer",
 				o.key, o.public, o.security, o.hasSec)
 		}
-		if o.known && o.isWrite() && !o.public && o.spec.role == identity.RoleViewer && o.spec.anyMember == "" {
+		if o.known && o.isWrite() && (!o.public || o.spec.ownAuth != "") && o.spec.role == identity.RoleViewer && o.spec.anyMember == "" {
 			t.Errorf("%s is a write operation open to viewers: say why in its anyMember, or require a higher role", o.key)
 		}
 	}
@@ -343,6 +401,10 @@ type fixture struct {
 	probeUser      string // account the login injections run against
 
 	apiAdmin, apiViewer, apiRevoked string // API tokens of A
+	// apiEditor maps a profile (A, B) to an editor API token of it, and
+	// webhookSecret to the webhook secret of one of its sources (in A,
+	// own["source"]).
+	apiEditor, webhookSecret map[string]string
 
 	// own maps a resource type to an object of A the admin of A may
 	// change; foreign to one that must stay invisible from B.
@@ -370,7 +432,8 @@ func (f *fixture) revision(t testing.TB, id string) int64 {
 
 func newFixture(t *testing.T, e *testEnv) *fixture {
 	t.Helper()
-	f := &fixture{e: e, own: map[string]string{}, foreign: map[string]string{}}
+	f := &fixture{e: e, own: map[string]string{}, foreign: map[string]string{},
+		apiEditor: map[string]string{}, webhookSecret: map[string]string{}}
 	f.admin, _ = e.login(t, "admin", adminPassword)
 	var me struct {
 		User    struct{ ID string } `json:"user"`
@@ -416,13 +479,13 @@ func newFixture(t *testing.T, e *testEnv) *fixture {
 		must(t, e.do(t, req{method: "GET", path: "/api/v1/auth/me", token: tok}), http.StatusOK)
 	}
 
-	createSource := func(name, greeting, secret string) (string, int64) {
+	createSource := func(token, name, greeting, secret string) (string, int64) {
 		var s struct {
 			ID       string `json:"id"`
 			Revision int64  `json:"revision"`
 			Config   map[string]any
 		}
-		must(t, e.do(t, req{method: "POST", path: "/api/v1/sources", token: f.admin, body: map[string]any{
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/sources", token: token, body: map[string]any{
 			"plugin_id": helloPluginID, "name": name, "poll_interval_seconds": 0,
 			"config": map[string]any{"greeting": greeting, "runs": 3, "token": secret}}}), http.StatusCreated).json(t, &s)
 		if s.Config["token"] != "********" {
@@ -430,25 +493,81 @@ func newFixture(t *testing.T, e *testEnv) *fixture {
 		}
 		return s.ID, s.Revision
 	}
-	f.foreign["source"], f.alphaRevision = createSource("alpha-source", "alpha-greeting", "alpha-secret-value")
-	f.own["source"], _ = createSource("target-source", "target-greeting", "target-secret-value")
+	f.foreign["source"], f.alphaRevision = createSource(f.admin, "alpha-source", "alpha-greeting", "alpha-secret-value")
+	f.own["source"], _ = createSource(f.admin, "target-source", "target-greeting", "target-secret-value")
+	bravoSource, _ := createSource(f.bob, "bravo-source", "bravo-greeting", "bravo-secret-value")
 
-	createToken := func(name, role string) (id, secret string) {
+	createToken := func(token, name, role string) (id, secret string) {
 		var tok struct{ ID, Token string }
-		must(t, e.do(t, req{method: "POST", path: "/api/v1/tokens", token: f.admin, body: map[string]any{"name": name, "role": role}}),
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/tokens", token: token, body: map[string]any{"name": name, "role": role}}),
 			http.StatusCreated).json(t, &tok)
 		return tok.ID, tok.Token
 	}
-	f.foreign["token"], f.apiAdmin = createToken("alpha-token", "admin")
-	f.own["token"], f.apiViewer = createToken("viewer-token", "viewer")
+	f.foreign["token"], f.apiAdmin = createToken(f.admin, "alpha-token", "admin")
+	f.own["token"], f.apiViewer = createToken(f.admin, "viewer-token", "viewer")
 	var revokedID string
-	revokedID, f.apiRevoked = createToken("revoked-token", "admin")
+	revokedID, f.apiRevoked = createToken(f.admin, "revoked-token", "admin")
 	must(t, e.do(t, req{method: "DELETE", path: "/api/v1/tokens/" + revokedID, token: f.admin}), http.StatusNoContent)
 	must(t, e.do(t, req{method: "GET", path: "/api/v1/auth/me", token: f.apiAdmin}), http.StatusOK)
+	_, f.apiEditor[f.profileA] = createToken(f.admin, "editor-token", "editor")
+	_, f.apiEditor[f.profileB] = createToken(f.bob, "bravo-editor-token", "editor")
+
+	// Webhook secrets, created by each profile's admin; target-source's is
+	// what the suite's webhooks carry, and alpha-source has none.
+	webhookSecret := func(token, sourceID string) string {
+		var ws struct {
+			Secret string `json:"secret"`
+		}
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/sources/" + sourceID + "/webhook-secret", token: token}),
+			http.StatusCreated).json(t, &ws)
+		if ws.Secret == "" {
+			t.Fatalf("no webhook secret for source %s", sourceID)
+		}
+		return ws.Secret
+	}
+	f.webhookSecret[f.profileA] = webhookSecret(f.admin, f.own["source"])
+	f.webhookSecret[f.profileB] = webhookSecret(f.bob, bravoSource)
+
+	// A run of A, sent as an OpenLineage event the way emitters send it;
+	// the API creates runs no other way.
+	must(t, e.do(t, req{method: "POST", path: "/api/v1/lineage", token: f.apiEditor[f.profileA], body: map[string]any{
+		"eventType": "START", "eventTime": time.Now().UTC().Format(time.RFC3339Nano), "producer": "https://example.com/producer",
+		"run": map[string]any{"runId": alphaRunID}, "job": map[string]any{"namespace": "alpha", "name": "alpha-lineage-job"}}}), http.StatusOK)
+	f.own["run"] = f.alphaRun(t)
+	f.foreign["run"] = f.own["run"]
 
 	f.secretsOfA = []string{f.profileA, "alpha-source", "alpha-greeting", "alpha-secret-value", "alpha-token",
-		"alice-of-alpha", f.apiAdmin, f.apiViewer}
+		"alice-of-alpha", f.apiAdmin, f.apiViewer, f.apiEditor[f.profileA], f.webhookSecret[f.profileA],
+		alphaRunID, "alpha-lineage-job"}
 	return f
+}
+
+// alphaRunID is the external id of the run of A the fixture sends.
+const alphaRunID = "alpha-run-0001"
+
+// alphaRun returns the id of the fixture's run of A, checking that it is
+// as sent.
+func (f *fixture) alphaRun(t testing.TB) string {
+	t.Helper()
+	var list struct {
+		Runs []struct {
+			ID           string `json:"id"`
+			ExternalID   string `json:"external_id"`
+			PipelineName string `json:"pipeline_name"`
+			State        string `json:"state"`
+		} `json:"runs"`
+	}
+	must(t, f.e.do(t, req{method: "GET", path: "/api/v1/runs?" + url.Values{"q": {alphaRunID}}.Encode(), token: f.admin}), http.StatusOK).json(t, &list)
+	for _, r := range list.Runs {
+		if r.ExternalID == alphaRunID {
+			if r.PipelineName != "alpha-lineage-job" || r.State != "running" {
+				t.Errorf("run of A changed: %+v", r)
+			}
+			return r.ID
+		}
+	}
+	t.Fatalf("the run of A is not listed: %+v", list.Runs)
+	return ""
 }
 
 func must(t testing.TB, r resp, status int) resp {
@@ -511,6 +630,9 @@ func (f *fixture) checkIntact(t *testing.T) {
 	if !found {
 		t.Errorf("member %s of A is gone", f.foreign["user"])
 	}
+	if id := f.alphaRun(t); id != f.foreign["run"] {
+		t.Errorf("run of A has id %s, want %s", id, f.foreign["run"])
+	}
 }
 
 // --- authentication ----------------------------------------------------
@@ -528,10 +650,35 @@ func (f *fixture) exampleRequest(t testing.TB, o operation, token string) req {
 	return r
 }
 
+// callerToken is the credential the suite sends for o when the request
+// should get past authentication: the admin of A, or o's own credential of
+// profile A.
+func (f *fixture) callerToken(o operation) string {
+	if o.spec.ownAuth != "" {
+		return o.spec.credential(f, f.profileA)
+	}
+	return f.admin
+}
+
+// expectUnauthenticated asserts a 401 of code unauthenticated that says
+// which scheme to use.
+func expectUnauthenticated(t testing.TB, what string, res resp) {
+	t.Helper()
+	if !expect(t, what, res, http.StatusUnauthorized) {
+		return
+	}
+	if e := checkErrorShape(t, what, res); e.Code != api.CodeUnauthenticated {
+		t.Errorf("%s: code %q, want %q", what, e.Code, api.CodeUnauthenticated)
+	}
+	if !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("%s: WWW-Authenticate %q", what, res.header.Get("WWW-Authenticate"))
+	}
+}
+
 func testNoToken(t *testing.T, f *fixture, ops []operation) {
-	n := 0
+	n, open := 0, 0
 	for _, o := range ops {
-		if o.public {
+		if o.public && o.spec.ownAuth == "" {
 			r := req{method: o.method, path: o.path}
 			if o.isWrite() {
 				r.body = `{}` // incomplete: a public route answers 400, not 401
@@ -540,20 +687,15 @@ func testNoToken(t *testing.T, f *fixture, ops []operation) {
 			if res.status == http.StatusUnauthorized || res.status == http.StatusForbidden {
 				t.Errorf("public %s without a token: %s", o.key, res)
 			}
+			open++
 			continue
 		}
-		res := f.e.do(t, f.exampleRequest(t, o, ""))
-		if expect(t, o.key+" without a token", res, http.StatusUnauthorized) {
-			if e := checkErrorShape(t, o.key, res); e.Code != api.CodeUnauthenticated {
-				t.Errorf("%s without a token: code %q, want %q", o.key, e.Code, api.CodeUnauthenticated)
-			}
-			if !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("%s without a token: WWW-Authenticate %q", o.key, res.header.Get("WWW-Authenticate"))
-			}
-		}
+		// Operations checking their own credentials refuse a request
+		// without them like the others.
+		expectUnauthenticated(t, o.key+" without a token", f.e.do(t, f.exampleRequest(t, o, "")))
 		n++
 	}
-	t.Logf("%d operations refuse a request without a token; %d public ones do not ask for one", n, len(ops)-n)
+	t.Logf("%d operations refuse a request without a token; %d public ones do not ask for one", n, open)
 	f.checkIntact(t)
 }
 
@@ -594,6 +736,17 @@ func (f *fixture) badTokens(t *testing.T) map[string]string {
 	}
 }
 
+// withHeader returns r with one more header.
+func withHeader(r req, name, value string) req {
+	h := make(map[string]string, len(r.header)+1)
+	for k, v := range r.header {
+		h[k] = v
+	}
+	h[name] = value
+	r.header = h
+	return r
+}
+
 // tamper edits the payload of a signed JWT and keeps its signature.
 func tamper(t testing.TB, token string, edit func(map[string]any)) string {
 	t.Helper()
@@ -632,7 +785,7 @@ func testBadTokens(t *testing.T, f *fixture, ops []operation) {
 	n := 0
 	for _, name := range names {
 		for _, o := range ops {
-			if o.public {
+			if o.public && o.spec.ownAuth == "" {
 				continue
 			}
 			r := f.exampleRequest(t, o, bad[name])
@@ -651,7 +804,32 @@ func testBadTokens(t *testing.T, f *fixture, ops []operation) {
 		expect(t, fmt.Sprintf("Authorization %.20q", h), res, http.StatusUnauthorized)
 		n++
 	}
-	t.Logf("%d requests with %d kinds of bad credentials refused", n, len(bad)+5)
+	// Operations with credentials of their own: the genuine credential is
+	// accepted (the control), and refused when one character differs, or
+	// when sent without the Bearer scheme.
+	for _, o := range ops {
+		if o.spec.ownAuth == "" {
+			continue
+		}
+		good := o.spec.credential(f, f.profileA)
+		res := e.do(t, f.exampleRequest(t, o, good))
+		if res.status == http.StatusUnauthorized || res.status == http.StatusForbidden {
+			t.Errorf("%s with its genuine credential: %s", o.key, res)
+		}
+		last := byte('A')
+		if good[len(good)-1] == last {
+			last = 'B'
+		}
+		for name, r := range map[string]req{
+			"one character changed": f.exampleRequest(t, o, good[:len(good)-1]+string(last)),
+			"one character more":    f.exampleRequest(t, o, good+"A"),
+			"no scheme":             withHeader(f.exampleRequest(t, o, ""), "Authorization", good),
+		} {
+			expectUnauthenticated(t, fmt.Sprintf("%s with its credential (%s)", o.key, name), e.do(t, r))
+			n++
+		}
+	}
+	t.Logf("%d requests with %d kinds of bad credentials refused", n, len(bad)+5+3)
 	f.checkIntact(t)
 }
 
@@ -670,8 +848,8 @@ func testRoles(t *testing.T, f *fixture, ops []operation) {
 	}
 	n := 0
 	for _, o := range ops {
-		if o.public {
-			continue
+		if o.spec.role == "" {
+			continue // public, or its own credential has no role
 		}
 		for _, c := range callers {
 			if c.role.Allows(o.spec.role) {
@@ -731,9 +909,16 @@ func testOtherProfile(t *testing.T, f *fixture, ops []operation) {
 			continue
 		}
 		for _, id := range []string{"00000000-0000-7000-8000-000000000000", "no-such-id"} {
-			r := f.exampleRequest(t, o, f.admin)
+			r := f.exampleRequest(t, o, f.callerToken(o))
 			r.path = fillPath(o.path, id)
-			expect(t, fmt.Sprintf("%s with unknown id %s", o.key, id), e.do(t, r), http.StatusNotFound)
+			what := fmt.Sprintf("%s with unknown id %s", o.key, id)
+			if o.spec.ownAuth != "" {
+				// The credential is the object's: an unknown object is a
+				// wrong credential, so ids cannot be probed.
+				expectUnauthenticated(t, what, e.do(t, r))
+			} else {
+				expect(t, what, e.do(t, r), http.StatusNotFound)
+			}
 			n++
 		}
 		if o.spec.resource == "" {
@@ -744,6 +929,25 @@ func testOtherProfile(t *testing.T, f *fixture, ops []operation) {
 		if !ok {
 			t.Fatalf("%s: no object of A for resource %q", o.key, o.spec.resource)
 		}
+		if o.spec.ownAuth != "" {
+			// The credential of an object of B, and that of another object
+			// of A, open nothing of A's object.
+			if f.own[o.spec.resource] == id {
+				t.Fatalf("%s: the suite's credential belongs to the object attacked", o.key)
+			}
+			for name, tok := range map[string]string{
+				"credential of profile B":           o.spec.credential(f, f.profileB),
+				"credential of another object of A": o.spec.credential(f, f.profileA),
+			} {
+				r := f.exampleRequest(t, o, tok)
+				r.path = fillPath(o.path, id)
+				res := e.do(t, r)
+				expectUnauthenticated(t, fmt.Sprintf("%s of A's %s with the %s", o.key, o.spec.resource, name), res)
+				noLeak(t, o.key+" with the "+name, res, f.secretsOfA)
+				n++
+			}
+			continue
+		}
 		for _, c := range callers {
 			r := f.exampleRequest(t, o, c.token)
 			r.path, r.profile = fillPath(o.path, id), c.profile
@@ -753,7 +957,7 @@ func testOtherProfile(t *testing.T, f *fixture, ops []operation) {
 			n++
 		}
 	}
-	t.Logf("%d requests from profile B or for unknown ids answered 404 with nothing of A", n)
+	t.Logf("%d requests from profile B or for unknown ids answered 404 (401 where the credential is the object's) with nothing of A", n)
 	f.checkIntact(t)
 }
 
@@ -766,7 +970,7 @@ func testBodies(t *testing.T, f *fixture, ops []operation) {
 	big := `{"name":"` + strings.Repeat("a", oversize) + `"}`
 	n := 0
 	for _, o := range ops {
-		base := f.exampleRequest(t, o, f.admin)
+		base := f.exampleRequest(t, o, f.callerToken(o))
 		// Every route refuses a body over the limit, declared or not.
 		r := base
 		r.body = big
@@ -784,34 +988,40 @@ func testBodies(t *testing.T, f *fixture, ops []operation) {
 		n++
 
 		valid := base.body.(map[string]any)
-		cases := []struct {
+		type bodyCase struct {
 			name   string
 			body   any
 			status int
 			want   string // in the message
-		}{
-			{"malformed", `{"name": "x",`, 400, "malformed JSON"},
-			{"not JSON", `name=x`, 400, "malformed JSON"},
-			{"trailing data", mustJSON(t, valid) + ` {}`, 400, "after the JSON value"},
-			{"unknown field", withField(valid, "zz_unknown_field", true), 400, "zz_unknown_field"},
-			{"an array", `[]`, 400, "object"},
-			{"a string", `"text"`, 400, "object"},
+			alt    string // or this, when set
+		}
+		cases := []bodyCase{
+			{"malformed", `{"name": "x",`, 400, "malformed JSON", ""},
+			{"not JSON", `name=x`, 400, "malformed JSON", ""},
+			{"trailing data", mustJSON(t, valid) + ` {}`, 400, "after the JSON value", ""},
+			{"an array", `[]`, 400, "object", ""},
+			{"a string", `"text"`, 400, "object", ""},
+		}
+		if o.spec.openSchema == "" {
+			cases = append(cases, bodyCase{"unknown field", withField(valid, "zz_unknown_field", true), 400, "zz_unknown_field", ""})
+		} else {
+			// Ignored by design; what is sent is still checked as a whole.
+			r := base
+			r.body = withField(valid, "zz_unknown_field", map[string]any{"nested": []any{1, "two"}})
+			if res := e.do(t, r); res.status == http.StatusBadRequest {
+				t.Errorf("%s refuses an unknown field although its schema is open (%s): %s", o.key, o.spec.openSchema, res)
+			}
+			n++
 		}
 		if !o.spec.optionalBody {
-			cases = append(cases, struct {
-				name   string
-				body   any
-				status int
-				want   string
-			}{"empty", ``, 400, "empty"})
+			cases = append(cases, bodyCase{name: "empty", body: ``, status: 400, want: "empty"})
 		}
-		for _, field := range topLevelStrings(valid) {
-			cases = append(cases, struct {
-				name   string
-				body   any
-				status int
-				want   string
-			}{"number for " + field, withField(valid, field, 12345), 400, field})
+		// A number for every string of the body, nested ones too: the
+		// message names the field, dotted or as a JSON pointer.
+		for _, leaf := range stringLeaves(valid, nil) {
+			dotted := strings.Join(leaf, ".")
+			cases = append(cases, bodyCase{name: "number for " + dotted, body: withLeaf(valid, leaf, 12345), status: 400,
+				want: dotted, alt: "/" + strings.Join(leaf, "/")})
 		}
 		for _, c := range cases {
 			r := base
@@ -821,7 +1031,7 @@ func testBodies(t *testing.T, f *fixture, ops []operation) {
 			}
 			res := e.do(t, r)
 			if expect(t, fmt.Sprintf("%s with a %s body", o.key, c.name), res, c.status) {
-				if eb := checkErrorShape(t, o.key, res); !strings.Contains(eb.Message, c.want) {
+				if eb := checkErrorShape(t, o.key, res); !strings.Contains(eb.Message, c.want) && (c.alt == "" || !strings.Contains(eb.Message, c.alt)) {
 					t.Errorf("%s with a %s body: message %q does not name the problem (%q)", o.key, c.name, eb.Message, c.want)
 				}
 			}
@@ -914,10 +1124,14 @@ func testSQLMetacharacters(t *testing.T, f *fixture, ops []operation) {
 		// Path parameters: never found, never an error of the server.
 		if o.hasPathParam() {
 			for _, p := range sqlPayloads {
-				r := f.exampleRequest(t, o, f.admin)
+				r := f.exampleRequest(t, o, f.callerToken(o))
 				r.path = fillPath(o.path, p)
 				res := e.do(t, r)
-				if res.status != http.StatusNotFound && res.status != http.StatusBadRequest {
+				switch {
+				case o.spec.ownAuth != "":
+					// Unknown, so the credential cannot be its.
+					expectUnauthenticated(t, fmt.Sprintf("%s with id %q", o.key, p), res)
+				case res.status != http.StatusNotFound && res.status != http.StatusBadRequest:
 					t.Errorf("%s with id %q: got %s, want 404", o.key, p, res)
 				}
 				n++
@@ -933,7 +1147,7 @@ func testSQLMetacharacters(t *testing.T, f *fixture, ops []operation) {
 		}
 		for _, leaf := range leaves {
 			for _, p := range sqlPayloads {
-				r := f.exampleRequest(t, o, f.admin)
+				r := f.exampleRequest(t, o, f.callerToken(o))
 				r.body = withLeaf(r.body.(map[string]any), leaf, p)
 				e.do(t, r)
 				n++
@@ -942,7 +1156,7 @@ func testSQLMetacharacters(t *testing.T, f *fixture, ops []operation) {
 		// Query and header parameters.
 		for _, prm := range o.params {
 			for _, p := range sqlPayloads {
-				r := f.exampleRequest(t, o, f.admin)
+				r := f.exampleRequest(t, o, f.callerToken(o))
 				if prm.in == "header" {
 					r.header = map[string]string{prm.name: p}
 				} else {

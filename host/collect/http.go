@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -89,7 +90,7 @@ func (c *Collector) handleSync(gc *gin.Context) {
 	}
 	// Check access and pollability before answering, so a 202 means the
 	// poll really starts.
-	src, err := c.db.Sources().Get(ctx, id)
+	src, err := c.sourceOf(ctx, id)
 	if err != nil {
 		api.Fail(gc, err)
 		return
@@ -122,6 +123,15 @@ func (c *Collector) handleSync(gc *gin.Context) {
 		return
 	}
 	gc.JSON(http.StatusOK, res)
+}
+
+// sourceOf reads a source of the caller's profile. An id that cannot be
+// stored names no source: not found, rather than a query PostgreSQL fails.
+func (c *Collector) sourceOf(ctx context.Context, id string) (store.Source, error) {
+	if !storableText(id) {
+		return store.Source{}, fmt.Errorf("source: %w", store.ErrNotFound)
+	}
+	return c.db.Sources().Get(ctx, id)
 }
 
 func pollable(src store.Source) error {

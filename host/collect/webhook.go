@@ -62,7 +62,7 @@ func (c *Collector) CreateWebhookSecret(ctx context.Context, sourceID string) (W
 	if c.keys == nil {
 		return WebhookSecret{}, errors.New("webhook secrets: the collector has no keyring")
 	}
-	src, err := c.db.Sources().Get(ctx, sourceID)
+	src, err := c.sourceOf(ctx, sourceID)
 	if err != nil {
 		return WebhookSecret{}, err
 	}

@@ -1,10 +1,12 @@
 package runs
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -143,7 +145,7 @@ func page(c *gin.Context, probs *[]api.FieldProblem) store.Page {
 		}
 		p.Limit = n
 	}
-	p.Cursor = c.Query("cursor")
+	p.Cursor = textQuery(c, "cursor", probs)
 	return p
 }
 
@@ -159,6 +161,22 @@ func queryTime(c *gin.Context, name string, probs *[]api.FieldProblem) time.Time
 	return t
 }
 
+// storableText reports whether s can be compared with a text column on
+// both databases: PostgreSQL refuses NUL characters and invalid UTF-8 (the
+// query fails, which would answer 500).
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// textQuery reads a query parameter compared with text columns.
+func textQuery(c *gin.Context, name string, probs *[]api.FieldProblem) string {
+	v := c.Query(name)
+	if !storableText(v) {
+		*probs = append(*probs, api.FieldProblem{Field: name, Message: "must be UTF-8 text without NUL characters"})
+	}
+	return v
+}
+
 func invalid(probs []api.FieldProblem) error {
 	e := api.Errorf(http.StatusBadRequest, api.CodeInvalid, "invalid query parameter %s: %s", probs[0].Field, probs[0].Message)
 	e.Fields = probs
@@ -168,12 +186,12 @@ func invalid(probs []api.FieldProblem) error {
 func (h handlers) listRuns(c *gin.Context) {
 	var probs []api.FieldProblem
 	f := store.RunFilter{
-		SourceID:   c.Query("source"),
-		PipelineID: c.Query("pipeline"),
+		SourceID:   textQuery(c, "source", &probs),
+		PipelineID: textQuery(c, "pipeline", &probs),
 		State:      c.Query("state"),
 		From:       queryTime(c, "from", &probs),
 		To:         queryTime(c, "to", &probs),
-		Text:       c.Query("q"),
+		Text:       textQuery(c, "q", &probs),
 	}
 	if f.State != "" && !store.ValidRunState(f.State) {
 		probs = append(probs, api.FieldProblem{Field: "state", Message: "must be one of " + strings.Join(store.RunStates, ", ")})
@@ -199,7 +217,13 @@ func (h handlers) listRuns(c *gin.Context) {
 }
 
 func (h handlers) getRun(c *gin.Context) {
-	r, err := h.db.Runs().Get(c.Request.Context(), c.Param("id"))
+	id := c.Param("id")
+	if !storableText(id) {
+		// No run has such an id.
+		api.Fail(c, fmt.Errorf("run: %w", store.ErrNotFound))
+		return
+	}
+	r, err := h.db.Runs().Get(c.Request.Context(), id)
 	if err != nil {
 		api.Fail(c, err)
 		return
@@ -209,7 +233,7 @@ func (h handlers) getRun(c *gin.Context) {
 
 func (h handlers) listPipelines(c *gin.Context) {
 	var probs []api.FieldProblem
-	f := store.PipelineFilter{SourceID: c.Query("source"), Text: c.Query("q")}
+	f := store.PipelineFilter{SourceID: textQuery(c, "source", &probs), Text: textQuery(c, "q", &probs)}
 	p := page(c, &probs)
 	if len(probs) > 0 {
 		api.Fail(c, invalid(probs))
