@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
@@ -113,7 +114,7 @@ func New(opts Options, log hclog.Logger, auth Authenticator) *Server {
 	_ = e.SetTrustedProxies(opts.TrustedProxies)
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.requestID, s.recover, s.observe, s.limitBody(opts.MaxBodyBytes))
+	e.Use(s.requestID, s.recover, s.observe, s.limitBody(opts.MaxBodyBytes), checkText)
 	e.NoRoute(func(c *gin.Context) {
 		if s.fallback != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !isAPIPath(c.Request.URL.Path) {
 			c.Status(http.StatusOK) // gin presets 404 for unmatched routes
@@ -242,6 +243,28 @@ func (s *Server) limitBody(max int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// checkText refuses path and query parameters that are not valid UTF-8 or
+// hold a NUL character: no resource has such a name or id, and PostgreSQL
+// refuses them in text columns, which would otherwise surface as a 500.
+func checkText(c *gin.Context) {
+	bad := func(v string) bool { return strings.ContainsRune(v, 0) || !utf8.ValidString(v) }
+	for _, p := range c.Params {
+		if bad(p.Value) {
+			Fail(c, Errorf(http.StatusBadRequest, CodeInvalid, "path parameter %q contains a NUL character or invalid UTF-8", p.Key))
+			return
+		}
+	}
+	for key, vals := range c.Request.URL.Query() {
+		for _, v := range vals {
+			if bad(key) || bad(v) {
+				Fail(c, Errorf(http.StatusBadRequest, CodeInvalid, "query parameter %q contains a NUL character or invalid UTF-8", strings.ToValidUTF8(key, "?")))
+				return
+			}
+		}
+	}
+	c.Next()
 }
 
 func (s *Server) authenticate(c *gin.Context) {

@@ -213,3 +213,16 @@ func TestOpenAPI_fragmentsMerge(t *testing.T) {
 		}
 	}
 }
+
+func TestServer_refusesNULAndInvalidUTF8Parameters(t *testing.T) {
+	s := newTestServer(t)
+	for _, path := range []string{"/api/v1/things/%00", "/api/v1/things/%ff", "/api/v1/whoami?q=a%00b", "/api/v1/whoami?q=%c3%28"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer admin")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "NUL character or invalid UTF-8") {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}

@@ -44,7 +44,6 @@ func (r *SystemSources) WebhookTarget(ctx context.Context, sourceID string) (Web
 // change the revision: the secret is not plugin configuration.
 func (r *Sources) SetWebhookSecret(ctx context.Context, id string, sealed []byte, keyID string) error {
 	defer r.db.bump(GenSources)
-	defer r.db.bump(GenSources)
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return fmt.Errorf("set webhook secret: %w", err)
