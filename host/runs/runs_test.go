@@ -221,8 +221,8 @@ func TestRunsAPI_profileIsolation(t *testing.T) {
 }
 
 // TestRunsAPI_unstorableText: ids and filters with a NUL character or
-// invalid UTF-8 (which PostgreSQL refuses in a query) are a 404 or a 400,
-// never a 500, on both databases.
+// invalid UTF-8 (which PostgreSQL refuses in a query) are a 400, never a
+// 500, on both databases.
 func TestRunsAPI_unstorableText(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
@@ -231,8 +231,8 @@ func TestRunsAPI_unstorableText(t *testing.T) {
 		seed(t, e)
 		_, viewer := e.member("acme", identity.RoleViewer)
 		for _, bad := range []string{"%00", "a%00b", "%ff", "run-1%c3"} {
-			if code := e.get("/api/v1/runs/"+bad, viewer, nil); code != http.StatusNotFound {
-				t.Errorf("run id %s: %d, want 404", bad, code)
+			if code := e.get("/api/v1/runs/"+bad, viewer, nil); code != http.StatusBadRequest {
+				t.Errorf("run id %s: %d, want 400", bad, code)
 			}
 			for _, q := range []string{"runs?source=", "runs?pipeline=", "runs?q=", "runs?cursor=", "pipelines?source=", "pipelines?q=", "pipelines?cursor="} {
 				if code := e.get("/api/v1/"+q+bad, viewer, nil); code != http.StatusBadRequest {
