@@ -162,6 +162,9 @@ func (a *App) API() *api.Server { return a.api }
 // Store is the database (for tests).
 func (a *App) Store() *store.DB { return a.db }
 
+// Bus is the event bus (for tests and benchmarks that watch events).
+func (a *App) Bus() *bus.Memory { return a.bus }
+
 // Plugins is the plugin manager.
 func (a *App) Plugins() *plugins.Manager { return a.plugins }
 

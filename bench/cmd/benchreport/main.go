@@ -23,6 +23,8 @@ var targets = map[string]string{
 	"IdleMemory":     "host ≤ 80 MB RSS, plugin ≤ 30 MB RSS",
 	"SourcesList":    "ratio ≥ 0.40 of gin hello-world at 64 connections",
 	"Login":          "report cost; limiter holds under a burst of 1,000 attempts",
+	"Ingest":         "ratio ≥ 0.50 of direct db.Runs().Ingest (1,000,000 runs, 200 pipelines, batches of 500, plugin → puod serve → store), host peak RSS ≤ 150 MB",
+	"Freshness":      "p99 ≤ 100 ms from a run finishing in the Databricks simulator to its run.changed event (webhook path); ratio = p99 / p99 of the bare webhook POST round trip",
 }
 
 type result struct {
