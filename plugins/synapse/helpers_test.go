@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +31,60 @@ type testEnv struct {
 	config  json.RawMessage
 	secrets map[string]string
 	sleeps  *sleepRecorder
+	hooks   *requestHooks
+}
+
+// requestHooks runs test code at a fixed point of the request sequence
+// the simulator sees, rather than when the test happens to get a batch:
+// the plugin streams batches without waiting for the host, so by the time
+// a batch reaches the test the next pages may already have been read.
+type requestHooks struct {
+	mu    sync.Mutex
+	pages map[int]func()
+	n     int
+}
+
+// onPageQuery runs f just before the simulator answers the k-th page
+// query from now on, k = 1 being the next one: f can inject a fault that
+// this very request meets. Page queries are the run queries (POST
+// /queryPipelineRuns) of a sync's windows; the lookups of a run group's
+// attempts are not counted.
+func (e *testEnv) onPageQuery(k int, f func()) {
+	h := e.hooks
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pages == nil {
+		h.pages = map[int]func(){}
+	}
+	h.pages[h.n+k] = f
+}
+
+func (h *requestHooks) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/queryPipelineRuns") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var q struct {
+				Filters []struct{ Operand string }
+			}
+			_ = json.Unmarshal(body, &q)
+			group := false
+			for _, f := range q.Filters {
+				group = group || strings.EqualFold(f.Operand, "RunGroupId")
+			}
+			if !group {
+				h.mu.Lock()
+				h.n++
+				f := h.pages[h.n]
+				delete(h.pages, h.n)
+				h.mu.Unlock()
+				if f != nil {
+					f()
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func newEnv(t testing.TB, opts synapsesim.Options, extra map[string]any) *testEnv {
@@ -37,7 +95,8 @@ func newEnv(t testing.TB, opts synapsesim.Options, extra map[string]any) *testEn
 	}
 	opts.Now = clock.Now
 	sim := synapsesim.New(opts)
-	srv := httptest.NewServer(sim)
+	hooks := &requestHooks{}
+	srv := httptest.NewServer(hooks.wrap(sim))
 	t.Cleanup(srv.Close)
 	cfg, secrets := sim.SourceConfig(srv.URL)
 	if len(extra) > 0 {
@@ -54,7 +113,7 @@ func newEnv(t testing.TB, opts synapsesim.Options, extra map[string]any) *testEn
 		}
 		cfg, _ = json.Marshal(m)
 	}
-	return &testEnv{sim: sim, srv: srv, clock: clock, config: cfg, secrets: secrets, sleeps: &sleepRecorder{}}
+	return &testEnv{sim: sim, srv: srv, clock: clock, config: cfg, secrets: secrets, sleeps: &sleepRecorder{}, hooks: hooks}
 }
 
 // plugin is the connector as main serves it, on the env's clock and with

@@ -73,21 +73,17 @@ func noDuplicates(t testing.TB, s *plugintest.Sync) {
 	}
 }
 
-// listWith runs one ListRuns through the wire, calling during(i) after
-// batch i was committed; it returns the committed cursor and the runs.
-func listWith(t testing.TB, in *plugintest.Instance, cursor string, during func(i int)) (string, []sdk.Run, error) {
+// listWith runs one ListRuns through the wire; it returns the committed
+// cursor (that of the last batch received) and the runs.
+func listWith(t testing.TB, in *plugintest.Instance, cursor string) (string, []sdk.Run, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	committed, i := cursor, 0
+	committed := cursor
 	var runs []sdk.Run
 	err := in.Client.ListRuns(ctx, in.ID(), cursor, 0, func(b sdk.RunBatch) error {
 		runs = append(runs, b.Runs...)
 		committed = b.NextCursor
-		if during != nil {
-			during(i)
-		}
-		i++
 		return nil
 	})
 	return committed, runs, err
@@ -216,11 +212,10 @@ func TestSync_throttling(t *testing.T) {
 func TestSync_tokenExpiresMidSync(t *testing.T) {
 	e := newEnv(t, synapsesim.Options{PageSize: 10, History: 4 * time.Hour}, map[string]any{"initial_lookback": "4h"})
 	in := e.served(t)
-	_, runs, err := listWith(t, in, "", func(i int) {
-		if i == 1 {
-			e.sim.ExpireTokens()
-		}
-	})
+	// The tokens expire once two pages were read: the third page's
+	// request meets a 401.
+	e.onPageQuery(3, e.sim.ExpireTokens)
+	_, runs, err := listWith(t, in, "")
 	if err != nil {
 		t.Fatalf("the sync did not survive the token expiring: %v", err)
 	}
@@ -275,11 +270,9 @@ func TestSync_malformedPage(t *testing.T) {
 	e := newEnv(t, synapsesim.Options{PageSize: 10, History: 4 * time.Hour}, map[string]any{"initial_lookback": "4h"})
 	in := e.served(t)
 	var before string
-	committed, runs, err := listWith(t, in, "", func(i int) {
-		if i == 1 {
-			e.sim.MalformNext(1)
-		}
-	})
+	// The third page comes back malformed, after two pages were sent.
+	e.onPageQuery(3, func() { e.sim.MalformNext(1) })
+	committed, runs, err := listWith(t, in, "")
 	var se *sdk.Error
 	if !errors.As(err, &se) || se.Kind != sdk.KindDownstream || !strings.Contains(se.Message, "POST /queryPipelineRuns") || !strings.Contains(se.Message, "malformed") {
 		t.Fatalf("poll over a malformed page: %v; want a downstream error naming POST /queryPipelineRuns", err)
@@ -288,9 +281,21 @@ func TestSync_malformedPage(t *testing.T) {
 	if perr != nil || c.Page == nil {
 		t.Fatalf("the committed cursor %q should be the second page's", committed)
 	}
+	// The second page's cursor holds the token the malformed request sent.
+	var last struct {
+		ContinuationToken string `json:"continuationToken"`
+	}
+	for _, r := range e.sim.Requests() {
+		if r.Path == "/queryPipelineRuns" && !strings.Contains(string(r.Body), "RunGroupId") {
+			_ = json.Unmarshal(r.Body, &last)
+		}
+	}
+	if c.Page.Token != last.ContinuationToken {
+		t.Fatalf("the committed cursor's token %q is not the one of the malformed page's request %q", c.Page.Token, last.ContinuationToken)
+	}
 	before = committed
 	// The next poll starts from the committed cursor and loses nothing.
-	after, runs2, err := listWith(t, in, before, nil)
+	after, runs2, err := listWith(t, in, before)
 	if err != nil {
 		t.Fatalf("the poll after the malformed page: %v", err)
 	}
