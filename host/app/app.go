@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -220,6 +221,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
+	// Start-up allocates what serving never needs again (migrations, the
+	// argon2 work of the first admin and of the dummy hash): hand it back to
+	// the OS now rather than when the scavenger gets round to it.
+	debug.FreeOSMemory()
 	a.log.Info("PUOD is serving", "url", "http://"+a.Addr(), "version", version.Version, "database", a.db.Dialect(), "plugin_dir", a.cfg.PluginDir)
 	var err error
 	select {
