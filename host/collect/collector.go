@@ -641,7 +641,9 @@ func (c *Collector) recordHealth(ctx context.Context, src store.Source, res Sync
 		h.Status, h.LastSuccessAt = store.HealthOK, &now
 		h.Message = fmt.Sprintf("%d runs received, %d new or changed", res.Runs, res.Changed)
 		if lag, ok := c.lag(ctx, src.ID, now); ok {
-			h.Message += fmt.Sprintf("; newest run activity %s ago (lag)", lag.Round(time.Second))
+			lag = lag.Round(time.Second)
+			h.Lag = &lag
+			h.Message += fmt.Sprintf("; newest run activity %s ago (lag)", lag)
 		}
 	}
 	if err := c.db.Sources().UpdateHealth(ctx, src.ID, h); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -168,6 +168,11 @@ func TestCollector_pollsRealPlugin(t *testing.T) {
 			s, _ := db.Sources().Get(ctx, src.ID)
 			return s.Health.Status == store.HealthOK && s.Health.LastSuccessAt != nil
 		})
+		// The example's newest run started on 2026-01-01: the source trails
+		// by months, and the stored lag says so.
+		if s, _ := db.Sources().Get(ctx, src.ID); s.Health.Lag == nil || *s.Health.Lag < 24*time.Hour {
+			t.Fatalf("lag = %v, want the months the example's runs trail now", s.Health.Lag)
+		}
 
 		_, editor := e.member("acme", identity.RoleEditor)
 		r := e.do(http.MethodPost, "/api/v1/sources/"+src.ID+"/sync?wait=true", editor, nil)

@@ -96,6 +96,9 @@ type Health struct {
 	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
 	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
+	// LagSeconds is how far the newest collected run activity trailed the
+	// last successful poll.
+	LagSeconds *int64 `json:"lag_seconds,omitempty"`
 }
 
 // Input is a source's settings as a client sends them.
@@ -191,6 +194,10 @@ func (s *Service) view(src store.Source) Source {
 		Enabled: src.Enabled, Revision: src.Revision, CreatedAt: src.CreatedAt, UpdatedAt: src.UpdatedAt,
 		Health: Health{Status: src.Health.Status, Message: src.Health.Message, LastSuccessAt: src.Health.LastSuccessAt,
 			LastErrorAt: src.Health.LastErrorAt, LastError: src.Health.LastError},
+	}
+	if src.Health.Lag != nil {
+		secs := int64(src.Health.Lag.Seconds())
+		out.Health.LagSeconds = &secs
 	}
 	sec, err := s.open(src)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type SourceHealth struct {
 	LastSuccessAt *time.Time
 	LastErrorAt   *time.Time
 	LastError     string
+	// Lag is how far the newest collected run activity trailed the poll
+	// that recorded it; nil until a poll measured it.
+	Lag *time.Duration
 }
 
 // SourceInput is what a user configures; the rest of Source is maintained
@@ -85,20 +89,25 @@ func (in *SourceInput) validate() error {
 }
 
 const sourceCols = `id, profile_id, plugin_id, name, config_json, secrets_enc, key_id, poll_interval_seconds,
-	enabled, revision, cursor, health_status, health_message, last_success_at, last_error_at, last_error,
+	enabled, revision, cursor, health_status, health_message, last_success_at, last_error_at, last_error, lag_seconds,
 	created_at, updated_at`
 
 func scanSource(r rowScanner) (Source, error) {
 	var s Source
 	var cfg string
+	var lag sql.NullInt64
 	err := r.Scan(&s.ID, &s.ProfileID, &s.PluginID, &s.Name, &cfg, &s.SecretsEnc, &s.KeyID, &s.PollIntervalSeconds,
 		&s.Enabled, &s.Revision, &s.Cursor, &s.Health.Status, &s.Health.Message,
-		nullTimeDest{&s.Health.LastSuccessAt}, nullTimeDest{&s.Health.LastErrorAt}, &s.Health.LastError,
+		nullTimeDest{&s.Health.LastSuccessAt}, nullTimeDest{&s.Health.LastErrorAt}, &s.Health.LastError, &lag,
 		timeDest{&s.CreatedAt}, timeDest{&s.UpdatedAt})
 	if err != nil {
 		return Source{}, mapErr(err)
 	}
 	s.Config = json.RawMessage(cfg)
+	if lag.Valid {
+		d := time.Duration(lag.Int64) * time.Second
+		s.Health.Lag = &d
+	}
 	return s, nil
 }
 
@@ -246,9 +255,14 @@ func (r *Sources) UpdateHealth(ctx context.Context, id string, h SourceHealth) e
 	if h.Status == "" {
 		h.Status = HealthUnknown
 	}
+	var lag *int64
+	if h.Lag != nil {
+		secs := int64(h.Lag.Seconds())
+		lag = &secs
+	}
 	err = execOne(ctx, r.db.x, `UPDATE sources SET health_status = ?, health_message = ?, last_success_at = ?,
-		last_error_at = ?, last_error = ?, updated_at = ? WHERE profile_id = ? AND id = ?`,
-		h.Status, h.Message, timePtr(h.LastSuccessAt), timePtr(h.LastErrorAt), h.LastError, Now(), p.ProfileID, id)
+		last_error_at = ?, last_error = ?, lag_seconds = ?, updated_at = ? WHERE profile_id = ? AND id = ?`,
+		h.Status, h.Message, timePtr(h.LastSuccessAt), timePtr(h.LastErrorAt), h.LastError, lag, Now(), p.ProfileID, id)
 	if err != nil {
 		return fmt.Errorf("update health of source %s: %w", id, err)
 	}
