@@ -132,7 +132,16 @@ func startManager(tb testing.TB, pluginDir string, n int) (*plugins.Manager, tim
 // gRPC client protocol, the way a host would without PUOD's layers.
 func startBare(tb testing.TB) (*plugin.Client, plugin.ClientProtocol) {
 	tb.Helper()
-	sum := fileSum(tb, bins.bare)
+	c, rpc, err := launchBare(fileSum(tb, bins.bare))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, rpc
+}
+
+// launchBare is startBare for goroutines other than the benchmark's (which
+// must not call Fatal).
+func launchBare(sum []byte) (*plugin.Client, plugin.ClientProtocol, error) {
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          plugin.PluginSet{"puod": &rawPlugin{}},
@@ -145,9 +154,9 @@ func startBare(tb testing.TB) (*plugin.Client, plugin.ClientProtocol) {
 	rpc, err := c.Client()
 	if err != nil {
 		c.Kill()
-		tb.Fatal(err)
+		return nil, nil, err
 	}
-	return c, rpc
+	return c, rpc, nil
 }
 
 func fileSum(tb testing.TB, path string) []byte {

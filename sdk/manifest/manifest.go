@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -32,7 +33,9 @@ const FileName = "plugin.json"
 //go:embed plugin.schema.json
 var SchemaJSON []byte
 
-var manifestSchema = schema.MustCompile(SchemaJSON)
+// manifestSchema is compiled on first use: a plugin process only decodes
+// its embedded manifest and never pays for the compilation.
+var manifestSchema = sync.OnceValue(func() *schema.Schema { return schema.MustCompile(SchemaJSON) })
 
 // Kinds of plugins.
 const (
@@ -170,7 +173,7 @@ func (ps Problems) Error() string {
 // it finds at once, so an author fixes them in one round.
 func Parse(data []byte) (*Manifest, error) {
 	var probs Problems
-	for _, p := range manifestSchema.ValidateJSON(data) {
+	for _, p := range manifestSchema().ValidateJSON(data) {
 		probs = append(probs, Problem{Field: p.Pointer, Message: p.Message})
 	}
 	var m Manifest

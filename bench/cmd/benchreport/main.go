@@ -19,7 +19,7 @@ import (
 var targets = map[string]string{
 	"UnaryCall":      "ratio ≤ 1.3 (PUOD manager + client + SDK vs bare go-plugin + gRPC)",
 	"ListRunsStream": "ratio ≥ 0.70 of the bare gRPC stream, and ≥ 500,000 runs/s",
-	"HostStart":      "ratio ≤ 2 (5 bundles until all running vs one bare go-plugin process)",
+	"HostStart":      "ratio ≤ 2 (5 bundles until all running vs one bare go-plugin process); ratio-to-5-bare compares with five bare go-plugin processes started concurrently, the floor on this machine (medians of 5 rounds)",
 	"IdleMemory":     "host ≤ 80 MB RSS, plugin ≤ 30 MB RSS",
 	"SourcesList":    "ratio ≥ 0.40 of gin hello-world at 64 connections",
 	"Login":          "report cost; limiter holds under a burst of 1,000 attempts",
