@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Web UI tests: the unit tests (vitest in jsdom), then end-to-end tests in
-# headless Chromium against a real `puod serve` with the acme.hello example
-# plugin. Screenshots of the main pages go to test-artifacts/screenshots/.
+# headless Chromium against a real `puod serve --demo` with the first-party
+# plugins and the acme.hello example plugin. Screenshots of the main pages go to test-artifacts/screenshots/.
 # The e2e part ends with "N passed, M failed"; any failure exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "the acme.hello example bundle and the visualization gallery"
+step "the first-party plugins, the acme.hello example bundle and the visualization gallery"
+# The dashboards and runs tests read the demo simulators' runs through the real connectors.
+PLUGIN_OUT=$tmp/plugins GO=$GO scripts/build-plugins.sh
 bundle=$tmp/plugins/acme.hello
 mkdir -p "$bundle"
 cp sdk/examples/hello/plugin.json "$bundle/"
@@ -55,7 +57,7 @@ step "start puod serve"
 port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 url=http://127.0.0.1:$port
 password="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-PUOD_ADMIN_PASSWORD=$password bin/puod serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --plugin-dir "$tmp/plugins" >"$tmp/puod.log" 2>&1 &
+PUOD_ADMIN_PASSWORD=$password bin/puod serve --demo --listen "127.0.0.1:$port" --data-dir "$tmp/data" --plugin-dir "$tmp/plugins" >"$tmp/puod.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 120); do
   if curl -fsS "$url/readyz" >/dev/null 2>&1; then break; fi

@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -43,8 +45,8 @@ type opSpec struct {
 	// anyMember says why a write operation is open to every member,
 	// viewers included. Write operations of viewers need a reason.
 	anyMember string
-	// resource names what the path parameter refers to: "source", "token"
-	// or "user" (objects the suite creates in profile A), or "" for a type
+	// resource names what the path parameter refers to: "source", "token",
+	// "user" or "dashboard" (objects the suite creates in profile A), or "" for a type
 	// the suite cannot create yet (then only unknown ids are tried).
 	resource string
 	// body returns a valid request body; nil for operations without one.
@@ -62,6 +64,11 @@ type opSpec struct {
 	// the named fields equal to the value sent (so "%" is not a wildcard).
 	listKey string
 	filters map[string][]string
+	// stream: the operation answers 200 with a text/event-stream that
+	// never ends. Where the suite expects it to get past authentication, it
+	// checks the status and content type, reads the first block of the
+	// stream and closes it (see fixture.send).
+	stream bool
 }
 
 // operations holds the per-operation knowledge, keyed like
@@ -129,6 +136,34 @@ var operations = map[string]opSpec{
 
 	"GET /api/v1/plugins":    {role: identity.RoleViewer},
 	"GET /api/v1/card-types": {role: identity.RoleViewer},
+	"POST /api/v1/cards/query": {role: identity.RoleViewer,
+		anyMember: "a card query only reads what every member may read; it is a POST because its options are a JSON object",
+		body: func(_ testing.TB, _ *fixture) map[string]any {
+			return map[string]any{"type": "puod.recent_failures", "options": map[string]any{"limit": 5},
+				"time_range": map[string]any{"from": "now-7d", "to": "now"}}
+		}},
+
+	"GET /api/v1/dashboards": {role: identity.RoleViewer},
+	"POST /api/v1/dashboards": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return dashboardBody(f.unique("board"))
+	}},
+	"GET /api/v1/dashboards/:id": {role: identity.RoleViewer, resource: "dashboard"},
+	"PUT /api/v1/dashboards/:id": {role: identity.RoleEditor, resource: "dashboard", body: func(t testing.TB, f *fixture) map[string]any {
+		b := dashboardBody(f.unique("renamed-board"))
+		b["version"] = f.dashboardVersion(t, f.own["dashboard"])
+		return b
+	}},
+	"DELETE /api/v1/dashboards/:id": {role: identity.RoleEditor, resource: "dashboard"},
+	"POST /api/v1/dashboards/:id/copy": {role: identity.RoleEditor, resource: "dashboard", optionalBody: true,
+		body: func(_ testing.TB, f *fixture) map[string]any { return map[string]any{"title": f.unique("Board copy")} }},
+	"GET /api/v1/dashboards/:id/export": {role: identity.RoleViewer, resource: "dashboard"},
+	"POST /api/v1/dashboards/import": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return dashboardBody(f.unique("imported"))
+	}},
+
+	// Server-Sent Events of the caller's profile; Last-Event-ID is a
+	// parameter the SQL metacharacters are sent in.
+	"GET /api/v1/events": {role: identity.RoleViewer, stream: true},
 
 	"GET /api/v1/runs": {role: identity.RoleViewer, listKey: "runs", filters: map[string][]string{
 		"source": {"source_id"}, "pipeline": {"pipeline_id"},
@@ -419,6 +454,28 @@ func (f *fixture) unique(prefix string) string {
 	return fmt.Sprintf("%s-%d", prefix, f.seq.Add(1))
 }
 
+// dashboardBody is a valid dashboard (and dashboards-as-code document)
+// with the given slug.
+func dashboardBody(slug string) map[string]any {
+	return map[string]any{"slug": slug, "title": "Board " + slug, "description": "A board of the suite",
+		"time_range": map[string]any{"from": "now-24h", "to": "now"}, "refresh_seconds": 0,
+		"cards": []any{
+			map[string]any{"id": "c1", "type": "puod.success_rate", "title": "", "options": map[string]any{}, "time_range": nil, "x": 0, "y": 0, "w": 3, "h": 2},
+			map[string]any{"id": "c2", "type": "puod.recent_failures", "options": map[string]any{"limit": 5},
+				"time_range": map[string]any{"from": "now-7d", "to": "now"}, "x": 3, "y": 0, "w": 9, "h": 4},
+		}}
+}
+
+// dashboardVersion reads the current version of a dashboard of A.
+func (f *fixture) dashboardVersion(t testing.TB, id string) int64 {
+	t.Helper()
+	var d struct {
+		Version int64 `json:"version"`
+	}
+	must(t, f.e.do(t, req{method: "GET", path: "/api/v1/dashboards/" + id, token: f.admin}), http.StatusOK).json(t, &d)
+	return d.Version
+}
+
 // revision reads the current revision of a source of A.
 func (f *fixture) revision(t testing.TB, id string) int64 {
 	t.Helper()
@@ -536,7 +593,18 @@ func newFixture(t *testing.T, e *testEnv) *fixture {
 	f.own["run"] = f.alphaRun(t)
 	f.foreign["run"] = f.own["run"]
 
-	f.secretsOfA = []string{f.profileA, "alpha-source", "alpha-greeting", "alpha-secret-value", "alpha-token",
+	// Dashboards of A: one the suite attacks from B, one it changes.
+	createDashboard := func(slug string) string {
+		var d struct {
+			ID string `json:"id"`
+		}
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/dashboards", token: f.editor, body: dashboardBody(slug)}), http.StatusCreated).json(t, &d)
+		return d.ID
+	}
+	f.foreign["dashboard"] = createDashboard("alpha-dashboard")
+	f.own["dashboard"] = createDashboard("target-dashboard")
+
+	f.secretsOfA = []string{f.profileA, "alpha-dashboard", "alpha-source", "alpha-greeting", "alpha-secret-value", "alpha-token",
 		"alice-of-alpha", f.apiAdmin, f.apiViewer, f.apiEditor[f.profileA], f.webhookSecret[f.profileA],
 		alphaRunID, "alpha-lineage-job"}
 	return f
@@ -569,6 +637,61 @@ func (f *fixture) alphaRun(t testing.TB) string {
 	t.Fatalf("the run of A is not listed: %+v", list.Runs)
 	return ""
 }
+
+// send is e.do for a request of o. A streaming operation's answer is read
+// up to the end of its first block and the connection closed, since the
+// stream itself never ends; a 200 must then be an event stream starting
+// with its retry interval.
+func (f *fixture) send(t testing.TB, o operation, r req) resp {
+	t.Helper()
+	if !o.spec.stream {
+		return f.e.do(t, r)
+	}
+	e := *f.e
+	e.client = &http.Client{Transport: firstBlock{f.e.client.Transport}}
+	res := e.do(t, r)
+	if res.status == http.StatusOK && (res.header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(string(res.body), "retry: ")) {
+		t.Errorf("%s %s: a 200 that is not an event stream starting with retry: %s %s", r.method, r.path, res.header.Get("Content-Type"), res)
+	}
+	return res
+}
+
+// firstBlock ends the body of an event stream after its first block (a
+// blank line); closing the body then closes the connection, which ends the
+// stream on the server.
+type firstBlock struct{ rt http.RoundTripper }
+
+func (fb firstBlock) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := fb.rt.RoundTrip(r)
+	if err == nil && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		res.Body = &blockReader{rc: res.Body}
+	}
+	return res, err
+}
+
+type blockReader struct {
+	rc   io.ReadCloser
+	seen []byte
+	done bool
+}
+
+func (b *blockReader) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	// One byte at a time: nothing after the block is consumed.
+	n, err := b.rc.Read(p[:min(len(p), 1)])
+	b.seen = append(b.seen, p[:n]...)
+	if len(b.seen) > 2 {
+		b.seen = b.seen[len(b.seen)-2:]
+	}
+	if bytes.Equal(b.seen, []byte("\n\n")) {
+		b.done = true
+	}
+	return n, err
+}
+
+func (b *blockReader) Close() error { return b.rc.Close() }
 
 func must(t testing.TB, r resp, status int) resp {
 	t.Helper()
@@ -629,6 +752,14 @@ func (f *fixture) checkIntact(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("member %s of A is gone", f.foreign["user"])
+	}
+	var dash struct {
+		Slug    string `json:"slug"`
+		Version int64  `json:"version"`
+	}
+	e.do(t, req{method: "GET", path: "/api/v1/dashboards/" + f.foreign["dashboard"], token: f.admin}).json(t, &dash)
+	if dash.Slug != "alpha-dashboard" || dash.Version != 1 {
+		t.Errorf("dashboard of A changed: %+v", dash)
 	}
 	if id := f.alphaRun(t); id != f.foreign["run"] {
 		t.Errorf("run of A has id %s, want %s", id, f.foreign["run"])
@@ -901,7 +1032,7 @@ func testOtherProfile(t *testing.T, f *fixture, ops []operation) {
 		if !o.hasPathParam() {
 			if o.method == http.MethodGet && !o.public {
 				// Lists read from B show nothing of A.
-				res := e.do(t, req{method: o.method, path: o.path, token: f.bob})
+				res := f.send(t, o, req{method: o.method, path: o.path, token: f.bob})
 				expect(t, o.key+" by the admin of B", res, http.StatusOK)
 				noLeak(t, o.key+" by the admin of B", res, f.secretsOfA)
 				n++
@@ -1162,7 +1293,7 @@ func testSQLMetacharacters(t *testing.T, f *fixture, ops []operation) {
 				} else {
 					r.path += "?" + url.Values{prm.name: {p}}.Encode()
 				}
-				res := e.do(t, r)
+				res := f.send(t, o, r)
 				n++
 				fields, isFilter := o.spec.filters[prm.name]
 				if !isFilter || res.status != http.StatusOK {

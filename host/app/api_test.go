@@ -204,6 +204,12 @@ func TestAPI_happyPaths(t *testing.T) {
 			if len(profs.Profiles) != 2 || !profs.Profiles[0].Current || profs.Profiles[1].Name != "team-b" || profs.Profiles[1].Current {
 				t.Errorf("profiles %+v", profs)
 			}
+			// A new profile starts with the dashboards-as-code, like every
+			// profile that existed at start.
+			d := must(t, e.do(t, req{method: "GET", path: "/api/v1/dashboards/pipelines-overview", token: admin, profile: prof.ID}), http.StatusOK)
+			if !strings.Contains(string(d.body), `"provisioned":true`) {
+				t.Errorf("team-b's default dashboard: %s", d)
+			}
 			inB := must(t, e.do(t, req{method: "GET", path: "/api/v1/auth/me", token: admin, profile: "team-b"}), http.StatusOK)
 			if inB.json(t, &me); me.Profile.ID != prof.ID {
 				t.Errorf("me in team-b = %+v", me)

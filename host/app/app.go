@@ -24,9 +24,12 @@ import (
 	"github.com/puod/puod/host/auditapi"
 	"github.com/puod/puod/host/auth"
 	"github.com/puod/puod/host/bus"
+	"github.com/puod/puod/host/cards"
 	"github.com/puod/puod/host/collect"
 	"github.com/puod/puod/host/config"
+	"github.com/puod/puod/host/dashboards"
 	"github.com/puod/puod/host/demo"
+	"github.com/puod/puod/host/events"
 	"github.com/puod/puod/host/pluginapi"
 	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
@@ -52,6 +55,12 @@ type App struct {
 	demo      *demo.Demo
 	bus       *bus.Memory
 	collector *collect.Collector
+	events    *events.Hub
+	cards     *cards.Service
+	cardCache cards.Cache
+	// dashboards provisions dashboards-as-code; ProvisionProfile is what a
+	// new profile needs.
+	dashboards *dashboards.Provisioner
 }
 
 // New opens the store (migrating it), sets up keys, authentication and the
@@ -140,9 +149,30 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	auth.Register(a.api, authSvc)
 	srcSvc.Register(a.api)
 	auditapi.Register(a.api, a.db, rec)
-	pluginapi.Register(a.api, pluginRegistry{a.plugins}, nil)
+	pluginapi.Register(a.api, pluginRegistry{a.plugins}, cards.Builtins{}, pluginapi.WithSources(a.db.Cards().Sources))
+	if a.cards, a.cardCache, err = newCards(ctx, cfg, log, a.db, a.bus, a.plugins, reg); err != nil {
+		return nil, err
+	}
+	a.cards.Register(a.api)
 	a.collector.Register(a.api)
 	runs.Register(a.api, a.db)
+	if a.events, err = events.New(events.Config{}, log, a.bus, reg); err != nil {
+		return nil, err
+	}
+	a.events.Register(a.api)
+	dashSvc, err := dashboards.New(log, a.db, a.bus)
+	if err != nil {
+		return nil, err
+	}
+	dashboards.Register(a.api, dashSvc, rec)
+	// Dashboards-as-code go into every profile before the first request.
+	if a.dashboards, err = dashboards.NewProvisioner(dashboards.ProvisionConfig{Dir: cfg.DashboardsDir}, log, a.db, a.bus, rec); err != nil {
+		return nil, err
+	}
+	authSvc.OnProfileCreated(a.dashboards.ProvisionProfile)
+	if err := a.dashboards.ProvisionAll(ctx); err != nil {
+		log.Error("some dashboards could not be provisioned; the others are in place", "error", err)
+	}
 	a.api.SetFallback(web.Handler())
 	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})
 
@@ -219,6 +249,9 @@ func (a *App) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// Event streams never end by themselves: Shutdown ends them once it
+	// stopped accepting connections, or it would wait for its deadline.
+	a.srv.RegisterOnShutdown(a.events.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	// Start-up allocates what serving never needs again (migrations, the
@@ -258,8 +291,15 @@ func (a *App) close(ctx context.Context) {
 			a.log.Warn("HTTP shutdown", "error", err)
 		}
 	}
+	if a.events != nil {
+		a.events.Close()
+	}
 	if a.demo != nil {
 		a.demo.Close()
+	}
+	if a.cards != nil {
+		_ = a.cards.Close()
+		_ = a.cardCache.Close()
 	}
 	if a.plugins != nil {
 		if err := a.plugins.Close(ctx); err != nil {

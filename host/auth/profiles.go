@@ -102,6 +102,11 @@ func (s *Service) createProfile(c *gin.Context) {
 		api.Fail(c, err)
 		return
 	}
+	if s.onProfileCreated != nil {
+		if err := s.onProfileCreated(ctx, prof.ID); err != nil {
+			s.log.Error("the new profile was created, but setting it up failed", "profile", prof.ID, "error", err)
+		}
+	}
 	s.rec.Record(c, audit.Event{Action: "profile.create", ObjectType: "profile", ObjectID: prof.ID, Details: map[string]any{"name": prof.Name}})
 	// The new profile's own log starts with its creation, too, recorded as
 	// its new admin acting in it.

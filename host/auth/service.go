@@ -61,6 +61,17 @@ type Service struct {
 	// principalTTL, which bounds how long a change made through another
 	// replica takes to apply.
 	principals sync.Map
+
+	// onProfileCreated runs after a profile is created through the API
+	// (set by the app: it provisions the dashboards-as-code).
+	onProfileCreated func(ctx context.Context, profileID string) error
+}
+
+// OnProfileCreated sets what runs after a profile is created through the
+// API, such as provisioning its dashboards. Its failure is logged: the
+// profile exists by then and stays.
+func (s *Service) OnProfileCreated(fn func(ctx context.Context, profileID string) error) {
+	s.onProfileCreated = fn
 }
 
 const principalTTL = time.Second

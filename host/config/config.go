@@ -29,6 +29,10 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"PUOD_DATA_DIR"`
 	// PluginDir is watched for plugin bundles (PUOD_PLUGIN_DIR).
 	PluginDir string `yaml:"plugin_dir" env:"PUOD_PLUGIN_DIR"`
+	// DashboardsDir is an optional folder of dashboards-as-code (*.json),
+	// provisioned into every profile at start besides the built-in ones;
+	// empty means the built-in ones only (PUOD_DASHBOARDS_DIR).
+	DashboardsDir string `yaml:"dashboards_dir" env:"PUOD_DASHBOARDS_DIR"`
 	// DatabaseURL selects PostgreSQL (postgres://...); empty means SQLite
 	// in DataDir (PUOD_DATABASE_URL).
 	DatabaseURL string `yaml:"database_url" env:"PUOD_DATABASE_URL" secret:"true"`

@@ -51,7 +51,7 @@ func Start(ctx context.Context, log hclog.Logger) (*Demo, error) {
 	dbx := databrickssim.New(databrickssim.Options{Token: "dapi-demo-0123456789abcdef"})
 	dbx.StartScenario(databrickssim.Scenario{History: 24 * time.Hour, Jobs: databrickssim.DefaultJobs()})
 	go dbx.Run(ctx, 2*time.Second)
-	if err := d.serve("puod.databricks", "Databricks (demo)", dbx, func(url string) (json.RawMessage, map[string]string) {
+	if err := d.serve("puod.databricks", "Databricks (demo)", withTriggers(dbx), func(url string) (json.RawMessage, map[string]string) {
 		return dbx.ConnectorConfig(url)
 	}); err != nil {
 		d.Close()

@@ -3,6 +3,8 @@
 package pluginapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"github.com/puod/puod/host/api"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/plugins"
+	"github.com/puod/puod/host/store"
 )
 
 // PluginRegistry is what the API reads of the plugin manager.
@@ -57,10 +60,73 @@ func pluginCardType(ct plugins.CardType) api.CardType {
 	return out
 }
 
+// SourceLister lists the caller's sources (id, name, plugin); store's
+// (*Cards).Sources is one.
+type SourceLister func(ctx context.Context) ([]store.SourceRef, error)
+
+// Option configures Register.
+type Option func(*options)
+
+type options struct{ sources SourceLister }
+
+// WithSources makes GET /api/v1/card-types add to every plugin card type's
+// options schema the required source_id option, listing the caller's
+// sources of that plugin: a plugin card reads one source, which the host
+// checks and strips before calling the plugin.
+func WithSources(l SourceLister) Option { return func(o *options) { o.sources = l } }
+
+// withSourceOption returns schema with a required source_id property
+// offering srcs (each {"const": id, "title": name}).
+func withSourceOption(schema json.RawMessage, pluginID string, srcs []store.SourceRef) json.RawMessage {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil || doc == nil {
+		doc = map[string]any{"type": "object"}
+	}
+	prop := map[string]any{"type": "string", "title": "Source"}
+	var choices []any
+	for _, s := range srcs {
+		if s.PluginID == pluginID {
+			choices = append(choices, map[string]any{"const": s.ID, "title": s.Name})
+		}
+	}
+	if len(choices) > 0 {
+		prop["oneOf"] = choices
+	} else {
+		// oneOf may not be empty: say what to do instead.
+		prop["description"] = "No source of plugin " + pluginID + " in this profile yet: add one under Sources to use this card."
+	}
+	props, _ := doc["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+	}
+	props["source_id"] = prop
+	doc["properties"] = props
+	required := []any{"source_id"}
+	if old, ok := doc["required"].([]any); ok {
+		for _, r := range old {
+			if r != "source_id" {
+				required = append(required, r)
+			}
+		}
+	}
+	doc["required"] = required
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return schema
+	}
+	return out
+}
+
 // Register adds GET /api/v1/plugins and GET /api/v1/card-types.
 // Every member may read the plugin list; the log tail, which can reveal
 // details of the systems behind the plugins, is shown to admins only.
-func Register(s *api.Server, reg PluginRegistry, builtins api.CardTypeSource) {
+func Register(s *api.Server, reg PluginRegistry, builtins api.CardTypeSource, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s.API().GET("/plugins", api.Require(identity.RoleViewer), func(c *gin.Context) {
 		p, _ := api.Principal(c)
 		list := reg.Plugins()
@@ -96,8 +162,20 @@ func Register(s *api.Server, reg PluginRegistry, builtins api.CardTypeSource) {
 		if builtins != nil {
 			out = append(out, builtins.CardTypes()...)
 		}
+		var srcs []store.SourceRef
+		if o.sources != nil {
+			var err error
+			if srcs, err = o.sources(c.Request.Context()); err != nil {
+				api.Fail(c, err)
+				return
+			}
+		}
 		for _, ct := range reg.CardTypes() {
-			out = append(out, pluginCardType(ct))
+			t := pluginCardType(ct)
+			if o.sources != nil {
+				t.OptionsSchema = withSourceOption(t.OptionsSchema, ct.PluginID, srcs)
+			}
+			out = append(out, t)
 		}
 		if out == nil {
 			out = []api.CardType{}

@@ -1,6 +1,7 @@
 package pluginapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,9 @@ import (
 	"github.com/puod/puod/host/api"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/plugins"
+	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/sdk/manifest"
+	"github.com/puod/puod/sdk/schema"
 )
 
 type roleAuth struct{}
@@ -112,5 +115,93 @@ func TestCardTypes_unionOfBuiltinsAndPlugins(t *testing.T) {
 	}
 	if code, _ := get(t, s, "/api/v1/card-types", "nobody"); code != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated: %d", code)
+	}
+}
+
+func TestCardTypes_pluginCardsOfferTheCallersSources(t *testing.T) {
+	cases := []struct {
+		name    string
+		sources []store.SourceRef
+		want    []map[string]any
+	}{
+		{"two sources of the plugin, one of another", []store.SourceRef{
+			{ID: "s1", Name: "Prod workspace", PluginID: "puod.databricks"},
+			{ID: "s2", Name: "Airflow", PluginID: "puod.airflow"},
+			{ID: "s3", Name: "Test workspace", PluginID: "puod.databricks"},
+		}, []map[string]any{{"const": "s1", "title": "Prod workspace"}, {"const": "s3", "title": "Test workspace"}}},
+		{"no source of the plugin", []store.SourceRef{{ID: "s2", Name: "Airflow", PluginID: "puod.airflow"}}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := api.New(api.Options{}, hclog.NewNullLogger(), roleAuth{})
+			var asked string
+			Register(s, registry{}, builtins{}, WithSources(func(ctx context.Context) ([]store.SourceRef, error) {
+				p, _ := identity.From(ctx)
+				asked = p.ProfileID
+				return tc.sources, nil
+			}))
+			code, body := get(t, s, "/api/v1/card-types", "viewer")
+			if code != http.StatusOK {
+				t.Fatalf("%d %s", code, body)
+			}
+			if asked != "p" {
+				t.Fatalf("sources were listed for profile %q, want the caller's", asked)
+			}
+			var raw struct {
+				CardTypes []struct {
+					OptionsSchema json.RawMessage `json:"options_schema"`
+				} `json:"card_types"`
+			}
+			if err := json.Unmarshal(body, &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, ct := range raw.CardTypes {
+				if !strings.Contains(string(ct.OptionsSchema), "source_id") {
+					continue // the test's built-in has no schema
+				}
+				if _, err := schema.Compile(ct.OptionsSchema); err != nil {
+					t.Errorf("the options schema does not compile: %v: %s", err, ct.OptionsSchema)
+				}
+			}
+			var out struct {
+				CardTypes []struct {
+					Type          string `json:"type"`
+					OptionsSchema struct {
+						Required   []string `json:"required"`
+						Properties map[string]struct {
+							Type        string           `json:"type"`
+							OneOf       []map[string]any `json:"oneOf"`
+							Description string           `json:"description"`
+						} `json:"properties"`
+					} `json:"options_schema"`
+				} `json:"card_types"`
+			}
+			if err := json.Unmarshal(body, &out); err != nil {
+				t.Fatal(err)
+			}
+			for _, ct := range out.CardTypes {
+				src, has := ct.OptionsSchema.Properties["source_id"]
+				if ct.Type == "builtin/pipelines_overview" {
+					if has {
+						t.Errorf("a built-in card got a source_id option: %s", body)
+					}
+					continue
+				}
+				if !has || len(ct.OptionsSchema.Required) == 0 || ct.OptionsSchema.Required[0] != "source_id" || src.Type != "string" {
+					t.Fatalf("%s: source_id is not a required string option: %s", ct.Type, body)
+				}
+				if len(src.OneOf) != len(tc.want) {
+					t.Fatalf("%s: source choices %v, want %v", ct.Type, src.OneOf, tc.want)
+				}
+				for i, w := range tc.want {
+					if src.OneOf[i]["const"] != w["const"] || src.OneOf[i]["title"] != w["title"] {
+						t.Errorf("%s: choice %d = %v, want %v", ct.Type, i, src.OneOf[i], w)
+					}
+				}
+				if len(tc.want) == 0 && !strings.Contains(src.Description, "add one") {
+					t.Errorf("without sources the option says what to do: %q", src.Description)
+				}
+			}
+		})
 	}
 }

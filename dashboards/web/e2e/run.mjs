@@ -94,14 +94,17 @@ try {
     async () => {
       await page.getByLabel("Password").fill(password);
       await page.getByRole("button", { name: "Log in" }).click();
-      await page.getByRole("heading", { name: "Plugins", level: 1 }).waitFor();
-      expect(new URL(page.url()).pathname === "/plugins", `landed on ${page.url()}`);
+      // `/` opens the default dashboard.
+      await page.getByRole("heading", { name: /Pipelines overview/, level: 1 }).waitFor();
+      expect(new URL(page.url()).pathname === "/dashboards/pipelines-overview", `landed on ${page.url()}`);
       await page.getByRole("button", { name: "Log out" }).waitFor();
     },
     { critical: true },
   );
 
   await test("the plugins page shows acme.hello running", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Plugins" }).click();
+    await page.getByRole("heading", { name: "Plugins", level: 1 }).waitFor();
     const card = page.getByRole("article", { name: "Hello connector" });
     const deadline = Date.now() + 45_000;
     for (;;) {
@@ -198,12 +201,7 @@ try {
     noErrors("reload");
   });
 
-  await test("the dashboards page says plainly what is missing", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboards" }).click();
-    await page.getByRole("heading", { name: "Dashboards", level: 1 }).waitFor();
-    await page.locator(".state").first().waitFor();
-    await shot(page, "dashboards");
-  });
+  await dashboardTests();
 
   await test("API paths keep JSON 404s; missing assets are 404; the UI has its security headers", async () => {
     const api = await page.request.get(`${base}/api/v1/no-such-thing`);
@@ -218,6 +216,8 @@ try {
     const jsRes = await page.request.get(`${base}${js}`);
     expect(/immutable/.test(jsRes.headers()["cache-control"] ?? ""), `asset cache-control ${jsRes.headers()["cache-control"]}`);
   });
+
+  await runsExplorerTests();
 
   await test("log out", async () => {
     await page.getByRole("button", { name: "Log out" }).click();
@@ -279,4 +279,320 @@ function serveStatic(dir) {
     }
   });
   return new Promise((ok) => srv.listen(0, "127.0.0.1", () => ok(srv)));
+}
+
+// The pipelines and runs explorer, on the demo sources' runs (the host runs
+// with --demo): list, filter by state through the form (the URL keeps it),
+// a run's detail with its vendor link, the pipelines view.
+async function runsExplorerTests() {
+  await test("the runs explorer lists the demo runs", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
+    await page.getByRole("heading", { name: "Pipelines and runs", level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname === "/runs", `at ${page.url()}`);
+    // The demo sources are polled shortly after the host starts.
+    const deadline = Date.now() + 60_000;
+    while ((await page.locator("tr[data-run]").count()) === 0) {
+      expect(Date.now() < deadline, "no runs listed after 60 s: start the host with --demo and the first-party plugins in its plugin directory");
+      await page.waitForTimeout(2000);
+      if ((await page.locator("tr[data-run]").count()) === 0) await page.reload();
+      await page.getByRole("heading", { name: "Pipelines and runs", level: 1 }).waitFor();
+    }
+    const sourcesShown = await page.locator("tr[data-run] td:nth-child(3)").allInnerTexts();
+    expect(sourcesShown.some((s) => /\(demo\)/.test(s)), `sources shown: ${[...new Set(sourcesShown)].join(", ")}`);
+    await page.locator("tr[data-run] .run-state").first().waitFor();
+    await shot(page, "runs");
+    noErrors("runs page");
+  });
+
+  let failedCount = 0;
+  await test("filtering by state=failed shows only failed runs and lives in the URL", async () => {
+    await page.getByLabel("State").selectOption("failed");
+    await page.waitForURL((u) => u.searchParams.get("state") === "failed");
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const states = await page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")));
+      if (states.length > 0 && states.every((s) => s === "failed")) {
+        failedCount = states.length;
+        break;
+      }
+      expect(Date.now() < deadline, `rows after filtering: ${states.join(", ") || "none"}`);
+      await page.waitForTimeout(500);
+    }
+    // A reload (or a shared link) reproduces the view.
+    await page.reload();
+    await page.locator("tr[data-run]").first().waitFor();
+    expect((await page.getByLabel("State").inputValue()) === "failed", "the state filter survives a reload");
+    const states = await page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")));
+    expect(states.every((s) => s === "failed"), `after reload: ${states.join(", ")}`);
+    await shot(page, "runs-failed");
+    noErrors("runs filter");
+  });
+
+  await test("a failed run's detail shows its error, tasks and the vendor link", async () => {
+    expect(failedCount > 0, "no failed run to open");
+    const first = page.locator("tr[data-run]").first();
+    const name = (await first.locator("a.run-link").innerText()).trim();
+    await first.locator("a.run-link").click();
+    await page.getByRole("heading", { name, level: 1 }).waitFor();
+    expect(/^\/runs\/[^/]+$/.test(new URL(page.url()).pathname), `at ${page.url()}`);
+    await page.locator(".run-head .run-state[data-state=failed]").waitFor();
+    const vendor = page.getByRole("link", { name: /^Open in / });
+    await vendor.waitFor();
+    const href = await vendor.getAttribute("href");
+    expect(/^https?:\/\//.test(href ?? ""), `vendor href ${href}`);
+    expect((await vendor.getAttribute("target")) === "_blank", "the vendor link opens a new tab");
+    expect(/\bnoopener\b/.test((await vendor.getAttribute("rel")) ?? ""), "the vendor link has rel=noopener");
+    await page.getByRole("region", { name: "Timing" }).waitFor();
+    await page.getByRole("region", { name: /^Tasks/ }).waitFor();
+    await page.waitForTimeout(200);
+    await shot(page, "run-detail");
+    // Back to the filtered list the run was opened from.
+    await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "← Runs" }).click();
+    await page.waitForURL((u) => u.pathname === "/runs" && u.searchParams.get("state") === "failed");
+    noErrors("run detail");
+  });
+
+  await test("the pipelines view lists pipelines with their last run", async () => {
+    await page.getByRole("navigation", { name: "Explorer views" }).getByRole("link", { name: "Pipelines" }).click();
+    await page.locator("tr[data-pipeline]").first().waitFor();
+    await page.locator("tr[data-pipeline] .last-run").first().waitFor();
+    await shot(page, "pipelines");
+    // A pipeline's "Runs" link filters the runs list by it.
+    const row = page.locator("tr[data-pipeline]").first();
+    await row.getByRole("link", { name: /^Runs of / }).click();
+    await page.waitForURL((u) => u.pathname === "/runs" && !!u.searchParams.get("pipeline"));
+    await page.locator("tr[data-run], .state-empty").first().waitFor();
+    noErrors("pipelines view");
+  });
+}
+
+// Dashboards on the demo sources (the host runs with --demo and the
+// first-party plugins): the default dashboard at /, a plugin card added
+// from the catalog and configured through its generated form, dragged,
+// resized, saved, kept across a reload, removed; a failed run injected in
+// the Databricks simulator reaching the open page without a reload; a
+// viewer without edit controls.
+async function dashboardTests() {
+  const apiLogin = async (username, pw) => {
+    const r = await fetch(`${base}/api/v1/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password: pw }) });
+    expect(r.ok, `API login of ${username}: ${r.status}`);
+    return (await r.json()).access_token;
+  };
+  const token = await apiLogin("admin", password);
+  const api = async (method, path, body, tok = token) => {
+    const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${tok}`, Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+  const cardsReady = () => page.locator("[data-cards-ready=true]").waitFor({ timeout: 30_000 });
+  const title = "E2E Databricks runs";
+  let copyId = null;
+  let dbx = null;
+
+  await test("the default dashboard opens at / and shows data", async () => {
+    await page.goto(`${base}/`);
+    await page.waitForURL((u) => u.pathname === "/dashboards/pipelines-overview");
+    await page.getByRole("heading", { name: /Pipelines overview/, level: 1 }).waitFor();
+    await cardsReady();
+    // The demo sources are polled shortly after the host starts.
+    const deadline = Date.now() + 90_000;
+    for (let i = 0; ; i++) {
+      const cells = await page.locator(".viz-status-grid [class*='run-']").count();
+      const stat = await page.locator("[data-testid=stat-value]:not(.stat-null)").count();
+      if (cells > 0 && stat > 0) break;
+      expect(Date.now() < deadline, `no data on the default dashboard after 90 s (status-grid cells ${cells}, stats ${stat})`);
+      await page.waitForTimeout(2000);
+      if (i % 10 === 9) {
+        await page.reload();
+        await cardsReady();
+      }
+    }
+    expect((await page.locator(".card .state-error").count()) === 0, `cards in error: ${await page.locator(".card .state-error").allInnerTexts()}`);
+    await page.getByText("Read-only").first().waitFor();
+    await page.waitForTimeout(300);
+    await shot(page, "dashboard");
+    noErrors("default dashboard");
+  });
+
+  await test("a status-grid cell opens its run", async () => {
+    await page.locator(".viz-status-grid button[class*='run-']").first().click();
+    await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname));
+    await page.goBack();
+    await page.waitForURL((u) => u.pathname === "/dashboards/pipelines-overview");
+    await cardsReady();
+  });
+
+  await test("a plugin card is added from the catalog through its generated form, dragged, resized and saved", async () => {
+    const sources = (await api("GET", "/api/v1/sources")).body?.sources ?? [];
+    dbx = sources.find((s) => s.name === "Databricks (demo)");
+    expect(dbx, `no "Databricks (demo)" source: ${sources.map((s) => s.name).join(", ")}`);
+    await page.getByRole("button", { name: "Copy to edit" }).click();
+    await page.waitForURL((u) => u.pathname.startsWith("/dashboards/") && u.pathname !== "/dashboards/pipelines-overview");
+    await page.getByRole("button", { name: "Add card" }).waitFor();
+    copyId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
+    await cardsReady();
+    await page.setViewportSize({ width: 1280, height: 2200 });
+
+    await page.getByRole("button", { name: "Add card" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a card" });
+    await dialog.getByRole("region", { name: "Built in" }).waitFor();
+    await dialog.getByLabel("Search card types").fill("databricks");
+    const choice = dialog.locator('[data-card-type$="runs_table"]').first();
+    await choice.waitFor();
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await shot(page, "dashboard-edit-catalog");
+    await page.setViewportSize({ width: 1280, height: 2200 });
+    await choice.click();
+    const form = page.getByRole("form", { name: /^Options of / });
+    await form.getByLabel(/^Source/).selectOption({ label: "Databricks (demo)" });
+    await page.getByLabel("Card title").fill(title);
+    await form.getByRole("button", { name: "Add to dashboard" }).click();
+    await dialog.waitFor({ state: "detached" });
+
+    const card = page.getByRole("region", { name: title });
+    await card.waitFor();
+    await page.getByText("Unsaved changes").waitFor();
+    const item = page.locator(".grid-item").filter({ has: card });
+    const start = await item.boundingBox();
+    // Drag by the header, up three rows.
+    const head = await card.locator(".card-head h3").boundingBox();
+    await page.mouse.move(head.x + 30, head.y + head.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(head.x + 40, head.y - 30, { steps: 4 });
+    await page.mouse.move(head.x + 40, head.y - 3 * 112, { steps: 20 });
+    await page.mouse.up();
+    await page.waitForTimeout(300);
+    const moved = await item.boundingBox();
+    expect(moved.y < start.y - 100, `the card did not move up: ${start.y} → ${moved.y}`);
+    // Resize from the bottom-right handle: narrower by two columns, one row taller.
+    const handle = await item.locator(".react-resizable-handle").last().boundingBox();
+    const col = moved.width / 6;
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(handle.x - col, handle.y + 50, { steps: 10 });
+    await page.mouse.move(handle.x - 2 * col, handle.y + 112, { steps: 10 });
+    await page.mouse.up();
+    await page.waitForTimeout(300);
+    const resized = await item.boundingBox();
+    expect(resized.width < moved.width - 50 && resized.height > moved.height + 50, `not resized: ${JSON.stringify(moved)} → ${JSON.stringify(resized)}`);
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await shot(page, "dashboard-edit");
+
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Dashboard saved.").waitFor();
+    const saved = (await api("GET", `/api/v1/dashboards/${encodeURIComponent(copyId)}`)).body;
+    const c = saved.cards.find((x) => x.title === title);
+    expect(c, `saved cards: ${saved.cards.map((x) => x.title || x.type).join(", ")}`);
+    expect(/runs_table$/.test(c.type) && c.options.source_id === dbx.id, `saved card ${JSON.stringify(c)}`);
+    expect(c.time_range === null, `card time range ${JSON.stringify(c.time_range)}`);
+    const lowest = Math.max(...saved.cards.filter((x) => x !== c).map((x) => x.y + x.h));
+    expect(c.y + c.h < lowest + c.h && c.y < lowest, `the card was not moved up: ${JSON.stringify(c)} (others end at ${lowest})`);
+    noErrors("add card");
+  });
+
+  await test("a reload keeps the layout and the options; the card shows the source's runs", async () => {
+    expect(copyId, "no copy to reload");
+    await page.setViewportSize({ width: 1280, height: 2200 });
+    const card = page.getByRole("region", { name: title });
+    const item = page.locator(".grid-item").filter({ has: card });
+    const before = await item.boundingBox();
+    await page.reload();
+    await cardsReady();
+    const after = await item.boundingBox();
+    expect(Math.abs(after.x - before.x) < 3 && Math.abs(after.y - before.y) < 3 && Math.abs(after.width - before.width) < 3 && Math.abs(after.height - before.height) < 3, `layout changed across reload: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+    expect((await card.locator(".state-error").count()) === 0, `card error: ${await card.innerText()}`);
+    await card.locator("table, .state-empty").first().waitFor();
+    await page.getByRole("button", { name: "Edit" }).click();
+    await page.getByRole("button", { name: `Configure ${title}` }).click();
+    const form = page.getByRole("form", { name: /^Options of / });
+    const selected = await form.getByLabel(/^Source/).evaluate((el) => el.options[el.selectedIndex]?.text);
+    expect(selected === "Databricks (demo)", `source after reload: ${selected}`);
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.setViewportSize({ width: 1280, height: 860 });
+    noErrors("reload");
+  });
+
+  await test("the card is removed and the removal saved", async () => {
+    await page.getByRole("button", { name: `Remove ${title}` }).click();
+    await page.getByText("Unsaved changes").waitFor();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Dashboard saved.").waitFor();
+    expect((await page.getByRole("region", { name: title }).count()) === 0, "the card is still shown");
+    const saved = (await api("GET", `/api/v1/dashboards/${encodeURIComponent(copyId)}`)).body;
+    expect(!saved.cards.some((x) => x.title === title), "the card is still saved");
+    noErrors("remove card");
+  });
+
+  await test("a new failed run in the Databricks simulator appears on the open dashboard without a reload", async () => {
+    expect(dbx?.config?.workspace_url, `no workspace_url in ${JSON.stringify(dbx?.config)}`);
+    await page.locator("a.brand").click(); // in-app navigation to /
+    await page.waitForURL((u) => u.pathname === "/dashboards/pipelines-overview");
+    await cardsReady();
+    await page.getByText("Live", { exact: true }).waitFor();
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    const before = await page.getByText("demo_failure_probe").count();
+    const r = await fetch(`${dbx.config.workspace_url.replace(/\/$/, "")}/puod-demo/failed-run`, { method: "POST" });
+    expect(r.ok, `demo trigger answered ${r.status}: add it to host/demo (POST /puod-demo/failed-run)`);
+    const run = await r.json();
+    const deadline = Date.now() + 90_000;
+    while ((await page.getByText("demo_failure_probe").count()) <= before) {
+      expect(Date.now() < deadline, `run ${run.run_id} of demo_failure_probe did not appear within 90 s`);
+      await page.waitForTimeout(1000);
+    }
+    expect(await page.evaluate(() => window.__e2eNoReload === true), "the page was reloaded");
+    await page.waitForTimeout(300);
+    await shot(page, "dashboard-live-failure");
+    noErrors("live update");
+  });
+
+  await test("the dashboards list shows the provisioned dashboard read-only; the copy is deleted after a confirmation", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboards" }).click();
+    await page.getByRole("heading", { name: "Dashboards", level: 1 }).waitFor();
+    const prov = page.locator('li[data-dashboard="pipelines-overview"]');
+    await prov.getByText("Read-only").waitFor();
+    await prov.getByText(/\d+ cards/).waitFor();
+    expect((await prov.getByRole("button", { name: /^Delete/ }).count()) === 0, "a read-only dashboard offers Delete");
+    await shot(page, "dashboards");
+    const copy = (await api("GET", `/api/v1/dashboards/${encodeURIComponent(copyId)}`)).body;
+    const item = page.locator(`li[data-dashboard="${copy.slug}"]`);
+    await item.getByRole("button", { name: `Delete ${copy.title}` }).click();
+    await item.getByRole("group", { name: `Confirm deleting ${copy.title}` }).getByRole("button", { name: "Delete" }).click();
+    await page.getByText(`Deleted “${copy.title}”.`).waitFor();
+    await item.waitFor({ state: "detached" });
+    expect((await api("GET", `/api/v1/dashboards/${encodeURIComponent(copyId)}`)).status === 404, "the copy still exists");
+    noErrors("dashboards list");
+  });
+
+  await test("a viewer sees no edit controls and the API refuses their writes", async () => {
+    const username = `e2e-viewer-${Date.now().toString(36)}`;
+    const pw = `Viewer-${Math.random().toString(36).slice(2)}-pass-2024`;
+    const created = await api("POST", "/api/v1/users", { username, password: pw, role: "viewer", display_name: "E2E viewer" });
+    expect(created.status === 201 || created.status === 200, `create viewer: ${created.status} ${JSON.stringify(created.body)}`);
+    const v = await context.newPage();
+    try {
+      await v.goto(`${base}/`);
+      await v.getByLabel("Username").fill(username);
+      await v.getByLabel("Password").fill(pw);
+      await v.getByRole("button", { name: "Log in" }).click();
+      await v.getByRole("heading", { name: /Pipelines overview/, level: 1 }).waitFor();
+      await v.locator("[data-cards-ready=true]").waitFor({ timeout: 30_000 });
+      for (const name of ["Edit", "Copy to edit", "Add card", "Save"]) {
+        expect((await v.getByRole("button", { name, exact: true }).count()) === 0, `a viewer sees "${name}"`);
+      }
+      expect((await v.locator(".card-actions").count()) === 0, "a viewer sees card controls");
+      await v.waitForTimeout(300);
+      await v.screenshot({ path: join(shots, "dashboard-viewer.png"), fullPage: true });
+      await v.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboards" }).click();
+      await v.locator('li[data-dashboard="pipelines-overview"]').waitFor();
+      for (const name of [/^New dashboard$/, /^Import$/, /^Copy /, /^Delete /]) {
+        expect((await v.getByRole("button", { name }).count()) === 0, `a viewer sees ${name}`);
+      }
+      await v.getByRole("button", { name: /^Export / }).first().waitFor();
+      const vt = await apiLogin(username, pw);
+      const put = await api("POST", "/api/v1/dashboards", { title: "viewer's", cards: [] }, vt);
+      expect(put.status === 403, `a viewer's POST /api/v1/dashboards answered ${put.status}`);
+    } finally {
+      await v.close();
+    }
+  });
 }

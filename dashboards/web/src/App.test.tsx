@@ -50,7 +50,18 @@ function server() {
 describe("App", () => {
   beforeEach(() => window.history.replaceState(null, "", "/"));
 
+  it("opens the default dashboard at /", async () => {
+    const srv = server();
+    const client = new ApiClient({ fetch: srv.fetch });
+    await client.login("admin", "right");
+    render(<App client={client} />);
+    await vi.waitFor(() => expect(window.location.pathname).toBe("/dashboards/pipelines-overview"));
+    await vi.waitFor(() => expect(srv.seen.some((s) => s.path === "GET /api/v1/dashboards/pipelines-overview")).toBe(true));
+    expect(screen.getByRole("link", { name: "Dashboards" })).toHaveAttribute("aria-current", "page");
+  });
+
   it("logs in, shows the plugins, switches profile and logs out", async () => {
+    window.history.replaceState(null, "", "/plugins");
     const user = userEvent.setup();
     const srv = server();
     render(<App client={new ApiClient({ fetch: srv.fetch })} />);

@@ -12,10 +12,16 @@ import type { ApiClient } from "./api/client";
 
 // Heavy pages load on demand: the dashboards page brings the grid and the
 // visualizations (uPlot loads only when a time series is drawn).
-const DashboardsPage = lazy(() => import("./pages/DashboardsPage"));
+const DashboardsListPage = lazy(() => import("./pages/DashboardsListPage"));
+const DashboardPage = lazy(() => import("./pages/DashboardPage"));
+
+/** What `/` opens: the dashboard provisioned from dashboards/pipelines-overview.json. */
+export const HOME = "/dashboards/pipelines-overview";
+const RunsPage = lazy(() => import("./pages/RunsPage"));
 
 const nav = [
   { href: "/dashboards", label: "Dashboards" },
+  { href: "/runs", label: "Runs" },
   { href: "/sources", label: "Sources" },
   { href: "/plugins", label: "Plugins" },
   { href: "/catalog", label: "Card catalog" },
@@ -63,13 +69,14 @@ function ProfileSwitcher() {
 function NotFound() {
   useTitle("Not found");
   return (
-    <StateMessage kind="empty" title="Page not found" action={<Link className="btn" href="/plugins">Go to plugins</Link>}>
+    <StateMessage kind="empty" title="Page not found" action={<Link className="btn" href="/dashboards">Go to dashboards</Link>}>
       There is no page at <code>{window.location.pathname}</code>.
     </StateMessage>
   );
 }
 
 function Page({ path }: { path: string }) {
+  if (path === "/runs" || path === "/pipelines" || path.startsWith("/runs/")) return <RunsPage path={path} />;
   switch (path) {
     case "/plugins":
       return <PluginsPage />;
@@ -78,8 +85,10 @@ function Page({ path }: { path: string }) {
     case "/catalog":
       return <CatalogPage />;
     case "/dashboards":
-      return <DashboardsPage />;
+      return <DashboardsListPage />;
   }
+  const dash = /^\/dashboards\/([^/]+)$/.exec(path);
+  if (dash) return <DashboardPage key={dash[1]} id={decodeURIComponent(dash[1]!)} />;
   return <NotFound />;
 }
 
@@ -87,7 +96,7 @@ function Shell() {
   const { me, logout } = useSession();
   const path = usePath();
   useEffect(() => {
-    if (path === "/" || path === "/login") navigate("/plugins", { replace: true });
+    if (path === "/" || path === "/login") navigate(HOME, { replace: true });
   }, [path]);
   return (
     <div className="app">
@@ -95,7 +104,7 @@ function Shell() {
         Skip to content
       </a>
       <header className="topbar">
-        <Link href="/plugins" className="brand" aria-label="PUOD home">
+        <Link href="/" className="brand" aria-label="PUOD home">
           <img src="/favicon.svg" alt="" width="24" height="24" />
           PUOD
         </Link>
@@ -103,7 +112,7 @@ function Shell() {
           <ul>
             {nav.map((n) => (
               <li key={n.href}>
-                <Link href={n.href} aria-current={path === n.href ? "page" : undefined}>
+                <Link href={n.href} aria-current={path === n.href || path.startsWith(`${n.href}/`) || (n.href === "/runs" && path === "/pipelines") ? "page" : undefined}>
                   {n.label}
                 </Link>
               </li>

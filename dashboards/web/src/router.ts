@@ -25,6 +25,11 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, () => window.location.pathname);
 }
 
+/** The query string ("?a=b" or ""), for pages whose state is in the URL. */
+export function useSearch(): string {
+  return useSyncExternalStore(subscribe, () => window.location.search);
+}
+
 /** Sets the document title while a page is shown. */
 export function useTitle(title: string) {
   useEffect(() => {

@@ -6,14 +6,17 @@ export class ApiError extends Error {
   readonly code: string;
   readonly fields: FieldProblem[];
   readonly requestId?: string;
+  /** The whole error answer, for routes that add to it (a 409's "current"). */
+  readonly body?: unknown;
 
-  constructor(status: number, code: string, message: string, fields: FieldProblem[] = [], requestId?: string) {
+  constructor(status: number, code: string, message: string, fields: FieldProblem[] = [], requestId?: string, body?: unknown) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.fields = fields;
     this.requestId = requestId;
+    this.body = body;
   }
 }
 
@@ -179,7 +182,7 @@ export class ApiClient {
     }
     if (!res.ok) {
       const err = (data as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, err?.code ?? "http_error", err?.message ?? `${res.status} ${res.statusText || "error"}`, err?.fields ?? [], err?.request_id);
+      throw new ApiError(res.status, err?.code ?? "http_error", err?.message ?? `${res.status} ${res.statusText || "error"}`, err?.fields ?? [], err?.request_id, data);
     }
     return data as T;
   }

@@ -57,8 +57,8 @@ export interface Plugin {
   cards?: CardType[];
   /**
    * The JSON Schema of a source's settings, from the plugin's Describe.
-   * Not served by GET /api/v1/plugins yet; the Sources form falls back to a
-   * JSON editor without it.
+   * Served for running plugins only; without it the Sources form falls
+   * back to a JSON editor.
    */
   config_schema?: JSONSchema;
 }

@@ -29,18 +29,18 @@ export function DashboardGrid({ cards, renderCard, editable = false, onLayoutCha
   const { width, containerRef, mounted } = useContainerWidth({ initialWidth: 1200 });
   const layout: Layout = useMemo(() => cards.map((c) => ({ i: c.id, x: c.x, y: c.y, w: c.w, h: c.h, minW: 2, minH: 2 })), [cards]);
   return (
-    <div ref={containerRef} className="dashboard-grid">
+    <div ref={containerRef} className={`dashboard-grid${editable ? " is-editable" : ""}`}>
       {mounted && (
         <ReactGridLayout
           width={width}
           layout={layout}
           gridConfig={{ cols: GRID_COLUMNS, rowHeight, margin: [16, 16], containerPadding: [0, 0] }}
-          dragConfig={{ enabled: editable, handle: ".card-head" }}
+          dragConfig={{ enabled: editable, handle: ".card-head", cancel: "button, a, input, select, .card-actions" }}
           resizeConfig={{ enabled: editable }}
           onLayoutChange={(l) => onLayoutChange?.(l.map((it) => ({ id: it.i, x: it.x, y: it.y, w: it.w, h: it.h })))}
         >
           {cards.map((c) => (
-            <div key={c.id} className="grid-item">
+            <div key={c.id} className="grid-item" data-card-id={c.id}>
               {renderCard(c.id)}
             </div>
           ))}

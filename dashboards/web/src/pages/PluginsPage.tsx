@@ -61,7 +61,8 @@ function PluginCard({ p }: { p: Plugin }) {
         )}
       </div>
       {p.log_tail && p.log_tail.length > 0 && (
-        <details className="log-tail">
+        // Open when the plugin is in trouble: its last lines usually say why.
+        <details className="log-tail" open={p.state === "failed" || p.state === "backoff" || undefined}>
           <summary>Log tail ({p.log_tail.length} lines)</summary>
           <pre tabIndex={0}>{p.log_tail.join("\n")}</pre>
         </details>

@@ -21,7 +21,7 @@ export function sourceSchema(plugin: Plugin | undefined): JSONSchema {
         type: "object",
         title: "Settings (JSON)",
         description:
-          "This host does not publish the plugin's settings schema yet, so enter the settings as a JSON object. Secret fields show as \"********\"; leave them so to keep the stored value.",
+          "The plugin is not running, so its settings schema is unknown: enter the settings as a JSON object. Secret fields show as \"********\"; leave them so to keep the stored value.",
       };
   return {
     type: "object",

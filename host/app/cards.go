@@ -1,0 +1,39 @@
+package app
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/puod/puod/host/bus"
+	"github.com/puod/puod/host/cache"
+	"github.com/puod/puod/host/cards"
+	"github.com/puod/puod/host/config"
+	"github.com/puod/puod/host/plugins"
+	"github.com/puod/puod/host/store"
+)
+
+// newCards builds the card query service with its cache: Redis when
+// PUOD_REDIS_URL is set (shared by every replica), else in memory.
+// Invalidation follows run.changed on b.
+func newCards(ctx context.Context, cfg config.Config, log hclog.Logger, db *store.DB, b bus.Bus, m *plugins.Manager, reg prometheus.Registerer) (*cards.Service, cards.Cache, error) {
+	var c cards.Cache
+	if cfg.RedisURL != "" {
+		r, err := cache.NewRedis(ctx, cfg.RedisURL, log, reg)
+		if err != nil {
+			return nil, nil, err
+		}
+		c = r
+	} else {
+		c = cache.NewMemory(cache.MemoryConfig{}, reg)
+	}
+	svc, err := cards.New(cards.Config{CallTimeout: cfg.Plugins.CallTimeout}, log, cards.Deps{
+		DB: db, Cache: c, Bus: b, Plugins: cards.ManagerPlugins(m),
+	})
+	if err != nil {
+		_ = c.Close()
+		return nil, nil, err
+	}
+	return svc, c, nil
+}

@@ -1,0 +1,139 @@
+package cards
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/puod/puod/host/bus"
+)
+
+// Cache stores card results (host/cache.Memory and host/cache.Redis
+// implement it). Keys and tags are opaque strings; this package prefixes
+// them with the profile.
+type Cache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// TagVersions returns the current version of each tag (0 for a tag
+	// never bumped), in order.
+	TagVersions(ctx context.Context, tags []string) ([]uint64, error)
+	// Bump increments the version of each tag: every entry whose key
+	// embedded an older version is never read again.
+	Bump(ctx context.Context, tags ...string) error
+	Close() error
+}
+
+// scopedTags prefixes tags with the profile.
+func scopedTags(profileID string, tags []string) []string {
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = profileID + ":" + t
+	}
+	return out
+}
+
+// cacheKey is profile + type + canonical options + time range text + tag
+// versions; the variable part is hashed so keys stay short whatever the
+// options.
+func cacheKey(profileID, typ string, options []byte, rangeText string, versions []uint64) string {
+	h := sha256.New()
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write(options)
+	h.Write([]byte{0})
+	h.Write([]byte(rangeText))
+	for _, v := range versions {
+		h.Write([]byte{0})
+		h.Write([]byte(strconv.FormatUint(v, 10)))
+	}
+	var sum [sha256.Size]byte
+	return profileID + ":card:" + typ + ":" + hex.EncodeToString(h.Sum(sum[:0])[:20])
+}
+
+// runTags are the tags a run.changed event invalidates, profile-scoped.
+func runTags(ev bus.Event, rc bus.RunChanged) []string {
+	out := []string{ev.ProfileID + ":runs"}
+	if rc.SourceID != "" {
+		out = append(out, ev.ProfileID+":source:"+rc.SourceID)
+	}
+	if rc.PipelineID != "" {
+		out = append(out, ev.ProfileID+":pipeline:"+rc.PipelineID)
+	}
+	return out
+}
+
+// maxBumpBatch bounds how many events are folded into one Bump.
+const maxBumpBatch = 1000
+
+// invalidate bumps the tags of every run.changed event until events is
+// closed. Events already waiting are folded into one Bump (an ingest batch
+// publishes hundreds at once, mostly for the same tags).
+func (s *Service) invalidate(events <-chan bus.Event) {
+	defer close(s.done)
+	for ev := range events {
+		seen := map[string]bool{}
+		var tags []string
+		add := func(ev bus.Event) {
+			var rc bus.RunChanged
+			if err := ev.Decode(&rc); err != nil || ev.ProfileID == "" {
+				s.warn.Printf(s.log, "run.changed event without a usable payload; cards of its profile stay cached until their TTL", "event", ev.ID, "error", err)
+				return
+			}
+			for _, t := range runTags(ev, rc) {
+				if !seen[t] {
+					seen[t] = true
+					tags = append(tags, t)
+				}
+			}
+		}
+		add(ev)
+	drain:
+		for len(seen) < maxBumpBatch {
+			select {
+			case next, ok := <-events:
+				if !ok {
+					break drain
+				}
+				add(next)
+			default:
+				break drain
+			}
+		}
+		if len(tags) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.cache.Bump(ctx, tags...); err != nil {
+			s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
+		}
+		cancel()
+		s.bumps.Add(1)
+	}
+}
+
+// rateLimitedLog logs at most one warning per interval and counts the
+// others, so a cache outage under load does not flood the log.
+type rateLimitedLog struct {
+	interval   time.Duration
+	last       atomic.Int64
+	suppressed atomic.Int64
+}
+
+func (r *rateLimitedLog) Printf(log hclog.Logger, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := r.last.Load()
+	if now-last < int64(r.interval) || !r.last.CompareAndSwap(last, now) {
+		r.suppressed.Add(1)
+		return
+	}
+	if n := r.suppressed.Swap(0); n > 0 {
+		args = append(args, "similar_warnings_suppressed", n)
+	}
+	log.Warn(msg, args...)
+}

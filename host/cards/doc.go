@@ -1,0 +1,17 @@
+// Package cards owns dashboard card queries: the catalog of the host's
+// built-in card types (plugin id "puod"), the queries behind them (over
+// the store, bounded by a time range), plugin card queries (forwarded to
+// the running plugin that declares the type, for one of the caller's
+// sources), and the result cache with its event-driven invalidation.
+//
+// A card query is POST /api/v1/cards/query
+// {"type", "options", "time_range"} → {"frame", "as_of", "cached", "tags"}.
+//
+// Cache: a result is stored under a key made of the profile, the card
+// type, the canonical options, the time range's text and the current
+// versions of the tags the card reads (runs, source:S, pipeline:P, all
+// scoped by profile). A run.changed event bumps its profile's runs,
+// source and pipeline tags, so every entry that read them is skipped from
+// then on: O(1) invalidation, the same on the in-memory cache and Redis.
+// Cache failures never fail a query: it is answered uncached.
+package cards
