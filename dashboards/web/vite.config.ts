@@ -24,5 +24,8 @@ export default defineConfig({
     setupFiles: ["src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
     css: false,
+    // Generous: on a loaded 2-core machine jsdom renders of the larger
+    // forms can pass the 5 s default without anything being wrong.
+    testTimeout: 30_000,
   },
 });

@@ -449,32 +449,33 @@ async function dashboardTests() {
     await form.getByRole("button", { name: "Add to dashboard" }).click();
     await dialog.waitFor({ state: "detached" });
 
-    const card = page.getByRole("region", { name: title });
+    const card = page.getByRole("region", { name: title, exact: true });
     await card.waitFor();
     await page.getByText("Unsaved changes").waitFor();
     const item = page.locator(".grid-item").filter({ has: card });
     const start = await item.boundingBox();
-    // Drag by the header, up three rows.
+    const grid = await page.locator(".dashboard-grid").boundingBox();
+    const col = grid.width / 12;
+    // Drag it by the header to the top of the grid: it takes row 0, the others move down.
     const head = await card.locator(".card-head h3").boundingBox();
     await page.mouse.move(head.x + 30, head.y + head.height / 2);
     await page.mouse.down();
     await page.mouse.move(head.x + 40, head.y - 30, { steps: 4 });
-    await page.mouse.move(head.x + 40, head.y - 3 * 112, { steps: 20 });
+    await page.mouse.move(head.x + 30, grid.y + 8, { steps: 25 });
     await page.mouse.up();
-    await page.waitForTimeout(300);
+    await page.waitForTimeout(400);
     const moved = await item.boundingBox();
-    expect(moved.y < start.y - 100, `the card did not move up: ${start.y} → ${moved.y}`);
-    // Resize from the bottom-right handle: narrower by two columns, one row taller.
+    expect(moved.y < start.y - 300, `the card did not move up: ${start.y} → ${moved.y}`);
+    // Resize it from the bottom-right handle: two columns narrower, one row taller.
     const handle = await item.locator(".react-resizable-handle").last().boundingBox();
-    const col = moved.width / 6;
     await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
     await page.mouse.down();
     await page.mouse.move(handle.x - col, handle.y + 50, { steps: 10 });
     await page.mouse.move(handle.x - 2 * col, handle.y + 112, { steps: 10 });
     await page.mouse.up();
-    await page.waitForTimeout(300);
+    await page.waitForTimeout(400);
     const resized = await item.boundingBox();
-    expect(resized.width < moved.width - 50 && resized.height > moved.height + 50, `not resized: ${JSON.stringify(moved)} → ${JSON.stringify(resized)}`);
+    expect(resized.width < moved.width - col && resized.height > moved.height + 50, `not resized: ${JSON.stringify(moved)} → ${JSON.stringify(resized)}`);
     await page.setViewportSize({ width: 1280, height: 860 });
     await shot(page, "dashboard-edit");
 
@@ -485,20 +486,27 @@ async function dashboardTests() {
     expect(c, `saved cards: ${saved.cards.map((x) => x.title || x.type).join(", ")}`);
     expect(/runs_table$/.test(c.type) && c.options.source_id === dbx.id, `saved card ${JSON.stringify(c)}`);
     expect(c.time_range === null, `card time range ${JSON.stringify(c.time_range)}`);
-    const lowest = Math.max(...saved.cards.filter((x) => x !== c).map((x) => x.y + x.h));
-    expect(c.y + c.h < lowest + c.h && c.y < lowest, `the card was not moved up: ${JSON.stringify(c)} (others end at ${lowest})`);
+    const ct = ((await api("GET", "/api/v1/card-types")).body?.card_types ?? []).find((t) => t.type === c.type);
+    const size = { w: 6, h: 4, ...ct?.default_size };
+    expect(c.x === 0 && c.y === 0, `the card was not moved to the top: ${JSON.stringify(c)}`);
+    expect(c.w < Math.min(12, size.w) && c.h > size.h, `the card was not resized from ${JSON.stringify(size)}: ${JSON.stringify(c)}`);
     noErrors("add card");
   });
 
   await test("a reload keeps the layout and the options; the card shows the source's runs", async () => {
     expect(copyId, "no copy to reload");
     await page.setViewportSize({ width: 1280, height: 2200 });
-    const card = page.getByRole("region", { name: title });
+    const card = page.getByRole("region", { name: title, exact: true });
     const item = page.locator(".grid-item").filter({ has: card });
-    const before = await item.boundingBox();
+    // Relative to the grid: the "saved" notice above it is gone after the reload.
+    const place = async () => {
+      const [g, b] = [await page.locator(".dashboard-grid").boundingBox(), await item.boundingBox()];
+      return { x: b.x - g.x, y: b.y - g.y, width: b.width, height: b.height };
+    };
+    const before = await place();
     await page.reload();
     await cardsReady();
-    const after = await item.boundingBox();
+    const after = await place();
     expect(Math.abs(after.x - before.x) < 3 && Math.abs(after.y - before.y) < 3 && Math.abs(after.width - before.width) < 3 && Math.abs(after.height - before.height) < 3, `layout changed across reload: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
     expect((await card.locator(".state-error").count()) === 0, `card error: ${await card.innerText()}`);
     await card.locator("table, .state-empty").first().waitFor();

@@ -8,7 +8,8 @@
 // Against a running host:  PUOD_URL=… PUOD_ADMIN_PASSWORD=… node scripts/render-bench.mjs
 // Or alone (from the repo root after `make build`): node dashboards/web/scripts/render-bench.mjs
 // starts bin/puod serve --demo with bin/plugins on a free port and stops it after.
-// Optional: ROUNDS (default 5), CHROMIUM (default /usr/bin/chromium), DIST (default dashboards/web/dist).
+// Optional: ROUNDS (default 5), CHROMIUM (default /usr/bin/chromium), DIST (default
+// dashboards/web/dist), PLUGIN_DIR (default bin/plugins, when the script starts the host).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -49,7 +50,7 @@ async function startHost() {
   const port = await freePort();
   password = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   base = `http://127.0.0.1:${port}`;
-  host = spawn(join(root, "bin/puod"), ["serve", "--demo", "--listen", `127.0.0.1:${port}`, "--data-dir", join(tmp, "data"), "--plugin-dir", join(root, "bin/plugins")], {
+  host = spawn(join(root, "bin/puod"), ["serve", "--demo", "--listen", `127.0.0.1:${port}`, "--data-dir", join(tmp, "data"), "--plugin-dir", resolve(process.env.PLUGIN_DIR ?? join(root, "bin/plugins"))], {
     env: { ...process.env, PUOD_ADMIN_PASSWORD: password },
     stdio: ["ignore", "ignore", "ignore"],
   });

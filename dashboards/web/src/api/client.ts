@@ -56,6 +56,11 @@ export class ApiClient {
     this.onSessionEnd = opts.onSessionEnd;
   }
 
+  /** The current access token, for requests made outside this client (the event stream). */
+  get accessToken(): string | null {
+    return this.access;
+  }
+
   /** The profile sent as X-PUOD-Profile (id or name); null → the user's default. */
   get profile(): string | null {
     return this.store?.getItem(PROFILE_KEY) ?? null;

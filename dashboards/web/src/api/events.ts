@@ -262,7 +262,7 @@ export function subscribeEvents(opts: SubscribeOptions): () => void {
  * send it itself, since it streams with fetch outside ApiClient.send.
  */
 function accessToken(client: ApiClient): string | null {
-  return (client as unknown as { access: string | null }).access;
+  return client.accessToken;
 }
 
 /**

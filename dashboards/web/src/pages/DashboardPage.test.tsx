@@ -116,6 +116,9 @@ async function renderPage(srv: ReturnType<typeof server>) {
 
 const queries = (srv: ReturnType<typeof server>) => srv.calls.filter((c) => c.url === "/api/v1/cards/query");
 
+// Each test drives a whole page with userEvent; a loaded machine needs time.
+vi.setConfig({ testTimeout: 30_000 });
+
 describe("DashboardPage", () => {
   beforeEach(() => window.history.replaceState(null, "", "/dashboards/ops"));
   afterEach(() => vi.useRealTimers());

@@ -51,6 +51,8 @@ async function renderList(role: string) {
   return srv;
 }
 
+vi.setConfig({ testTimeout: 30_000 });
+
 describe("DashboardsListPage", () => {
   beforeEach(() => window.history.replaceState(null, "", "/dashboards"));
 

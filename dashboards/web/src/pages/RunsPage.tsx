@@ -59,14 +59,21 @@ function Tabs({ current }: { current: "runs" | "pipelines" }) {
   );
 }
 
-function Head({ current }: { current: "runs" | "pipelines" }) {
+function Head({ current, live }: { current: "runs" | "pipelines"; live?: string }) {
   return (
     <div className="page-head">
       <div>
         <h1>Pipelines and runs</h1>
         <p className="muted">Every run PUOD collected from your sources, newest first. Filters are in the address: share it to share the view.</p>
       </div>
-      <Tabs current={current} />
+      <div className="page-head-side">
+        {live && (
+          <span className={`live live-${live}`} role="status" title={live === "open" ? "New and changed runs appear without a reload" : "Live updates reconnect by themselves; Refresh the page to see the latest runs meanwhile"}>
+            {live === "open" ? "Live" : live === "connecting" ? "Connecting…" : "Live updates paused"}
+          </span>
+        )}
+        <Tabs current={current} />
+      </div>
     </div>
   );
 }
@@ -111,7 +118,7 @@ function RunsExplorer() {
   const refresh = useCoalesced(list.refresh);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
-  useRunChanges(
+  const live = useRunChanges(
     useCallback(
       (c) => {
         if (eventMatches(c.tags, filtersRef.current)) refresh();
@@ -174,7 +181,7 @@ function RunsExplorer() {
 
   return (
     <>
-      <Head current="runs" />
+      <Head current="runs" live={live} />
       <RunFilterBar filters={filters} onChange={setFilters} sources={sources.list} pipelines={pipelines.data?.pipelines} />
       <div aria-busy={list.loading || undefined} className="runs-body">
         {body}
@@ -206,7 +213,7 @@ function PipelinesView() {
     (p) => ({ items: p.pipelines, next: p.next_cursor }),
   );
   const refresh = useCoalesced(list.refresh);
-  useRunChanges(useCallback(() => refresh(), [refresh]));
+  const live = useRunChanges(useCallback(() => refresh(), [refresh]));
   const filtered = hasFilters(filters);
 
   let body;
@@ -236,7 +243,7 @@ function PipelinesView() {
   }
   return (
     <>
-      <Head current="pipelines" />
+      <Head current="pipelines" live={live} />
       <RunFilterBar filters={filters} onChange={setFilters} sources={sources.list} pipelines={undefined} fields={["q", "source"]} searchHelp="Pipeline name or id" />
       {body}
     </>

@@ -66,7 +66,10 @@ export function RunsTable({ runs, sourceName, fresh }: { runs: Run[]; sourceName
                   )}
                 </td>
                 <td className="nowrap">{sourceName(r.source_id)}</td>
-                <td className="nowrap">{r.started_at ? <Time iso={r.started_at} /> : r.queued_at ? <span className="muted">queued <Time iso={r.queued_at} /></span> : <span className="null">—</span>}</td>
+                <td className="nowrap">{r.started_at ? <Time iso={r.started_at} /> : r.queued_at ? <span className="muted">
+                      <Time iso={r.queued_at} />
+                      <span className="small run-ext">queued, not started</span>
+                    </span> : <span className="null">—</span>}</td>
                 <td className="num nowrap">{d.live ? <span title="Still running">{d.text} so far</span> : d.text}</td>
                 <td className="num">{r.attempt > 1 ? <strong title="A retry">{r.attempt}</strong> : r.attempt > 0 ? r.attempt : <span className="null">—</span>}</td>
               </tr>

@@ -1,5 +1,5 @@
 import { useCallback, useRef } from "react";
-import { useEvents, type PuodEvent } from "../api/events";
+import { useEvents, type EventStatus, type PuodEvent } from "../api/events";
 
 // Live refresh of the runs explorer: a run.changed event (tags "runs",
 // "source:S", "pipeline:P"; payload {run_id, state, …}) tells the pages to
@@ -18,11 +18,11 @@ export interface RunChange {
   payload: RunChangedPayload;
 }
 
-/** Calls onChange for each run.changed event of the current profile. */
-export function useRunChanges(onChange: (c: RunChange) => void): void {
+/** Calls onChange for each run.changed event of the current profile; returns the stream's state. */
+export function useRunChanges(onChange: (c: RunChange) => void): EventStatus | undefined {
   const ref = useRef(onChange);
   ref.current = onChange;
-  useEvents(
+  return useEvents(
     useCallback((e: PuodEvent) => {
       if (e.topic !== "run.changed") return;
       const payload = e.payload && typeof e.payload === "object" ? (e.payload as RunChangedPayload) : {};
