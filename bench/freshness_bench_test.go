@@ -22,7 +22,7 @@ import (
 )
 
 // appBus returns the event bus of a host built by app.New.
-func appBus(_ *testing.B, a *app.App) *bus.Memory { return a.Bus() }
+func appBus(_ *testing.B, a *app.App) bus.Bus { return a.Bus() }
 
 // BenchmarkFreshness measures how fresh the webhook path keeps the store:
 // from the moment a run finishes in the Databricks simulator to the

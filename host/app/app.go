@@ -44,16 +44,18 @@ import (
 
 // App is a running host.
 type App struct {
-	cfg       config.Config
-	log       hclog.Logger
-	db        *store.DB
-	plugins   *plugins.Manager
-	api       *api.Server
-	srv       *http.Server
-	ln        net.Listener
-	sources   *sources.Service
-	demo      *demo.Demo
-	bus       *bus.Memory
+	cfg     config.Config
+	log     hclog.Logger
+	db      *store.DB
+	plugins *plugins.Manager
+	api     *api.Server
+	srv     *http.Server
+	ln      net.Listener
+	sources *sources.Service
+	demo    *demo.Demo
+	bus     bus.Bus
+	// closeBus stops the Redis bus reader (nil for the in-memory bus).
+	closeBus  func() error
 	collector *collect.Collector
 	events    *events.Hub
 	cards     *cards.Service
@@ -95,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(a.db))
-	if a.bus, err = bus.NewMemory(bus.MemoryConfig{}, reg); err != nil {
+	if err := a.openBus(ctx, cfg, reg); err != nil {
 		return nil, err
 	}
 
@@ -194,7 +196,7 @@ func (a *App) API() *api.Server { return a.api }
 func (a *App) Store() *store.DB { return a.db }
 
 // Bus is the event bus (for tests and benchmarks that watch events).
-func (a *App) Bus() *bus.Memory { return a.bus }
+func (a *App) Bus() bus.Bus { return a.bus }
 
 // Plugins is the plugin manager.
 func (a *App) Plugins() *plugins.Manager { return a.plugins }
@@ -301,6 +303,9 @@ func (a *App) close(ctx context.Context) {
 		_ = a.cards.Close()
 		_ = a.cardCache.Close()
 	}
+	if a.closeBus != nil {
+		_ = a.closeBus()
+	}
 	if a.plugins != nil {
 		if err := a.plugins.Close(ctx); err != nil {
 			a.log.Warn("stopping plugins", "error", err)
@@ -338,4 +343,24 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.OpenConnections))
 	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, float64(st.InUse))
 	ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, st.WaitDuration.Seconds())
+}
+
+// openBus connects the event bus: Redis Streams when PUOD_REDIS_URL is set,
+// so every replica sees every event (cache invalidation, live pages), else
+// in memory.
+func (a *App) openBus(ctx context.Context, cfg config.Config, reg prometheus.Registerer) error {
+	if cfg.RedisURL == "" {
+		m, err := bus.NewMemory(bus.MemoryConfig{}, reg)
+		if err != nil {
+			return err
+		}
+		a.bus = m
+		return nil
+	}
+	r, err := bus.NewRedis(ctx, bus.RedisConfig{URL: cfg.RedisURL}, a.log.Named("bus"), reg)
+	if err != nil {
+		return err
+	}
+	a.bus, a.closeBus = r, r.Close
+	return nil
 }

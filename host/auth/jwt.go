@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -66,6 +67,9 @@ func (s *Service) keyFor(t *jwt.Token) (any, error) {
 // verifyAccessToken checks a token this host issued and returns its
 // claims, or a 401 *api.Error saying what the caller should do.
 func (s *Service) verifyAccessToken(raw string) (*accessClaims, error) {
+	if c, ok := s.verified.get(raw, time.Now()); ok {
+		return c, nil
+	}
 	var claims accessClaims
 	_, err := s.parser.ParseWithClaims(raw, &claims, s.keyFor)
 	if err != nil {
@@ -75,7 +79,55 @@ func (s *Service) verifyAccessToken(raw string) (*accessClaims, error) {
 	if claims.Subject == "" {
 		return nil, invalidToken("token names no user (sub): log in again")
 	}
+	if claims.ExpiresAt != nil {
+		s.verified.put(raw, &claims, claims.ExpiresAt.Add(s.cfg.Leeway))
+	}
 	return &claims, nil
+}
+
+// verifiedTokens remembers the claims of access tokens this host has
+// verified, until they expire: a browser sends the same token with every
+// request for its whole lifetime, and parsing and verifying it again is
+// most of the cost of authenticating a request. A token is only ever
+// looked up by its exact text, so a cached entry says no more than the
+// verification did; the keys are fixed for the life of the process.
+// Whether the user still exists and may act in the profile is checked
+// per request as before (principal cache, identity generation).
+type verifiedTokens struct {
+	mu      sync.Mutex
+	entries map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	claims *accessClaims
+	until  time.Time
+}
+
+// maxVerifiedTokens bounds the memory the cache can take (tokens are
+// about 300 bytes); when full, it starts over.
+const maxVerifiedTokens = 8192
+
+func (v *verifiedTokens) get(raw string, now time.Time) (*accessClaims, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.entries[raw]
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(e.until) {
+		delete(v.entries, raw)
+		return nil, false
+	}
+	return e.claims, true
+}
+
+func (v *verifiedTokens) put(raw string, c *accessClaims, until time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.entries == nil || len(v.entries) >= maxVerifiedTokens {
+		v.entries = make(map[string]verifiedToken)
+	}
+	v.entries[raw] = verifiedToken{claims: c, until: until}
 }
 
 // jwtError turns a golang-jwt error into the message a person needs. The

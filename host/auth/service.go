@@ -61,6 +61,8 @@ type Service struct {
 	// principalTTL, which bounds how long a change made through another
 	// replica takes to apply.
 	principals sync.Map
+	// verified caches verified access tokens of this host.
+	verified verifiedTokens
 
 	// onProfileCreated runs after a profile is created through the API
 	// (set by the app: it provisions the dashboards-as-code).
@@ -167,6 +169,10 @@ func (s *Service) authenticate(ctx context.Context, addr, header, requestedProfi
 	}
 	if strings.HasPrefix(raw, APITokenPrefix) {
 		return s.apiTokenPrincipal(ctx, raw, requestedProfile)
+	}
+	if _, ok := s.verified.get(raw, time.Now()); ok {
+		// A token of this host verified before (and not expired since).
+		return s.jwtPrincipal(ctx, raw, requestedProfile)
 	}
 	// Route by the unverified issuer; each path then verifies everything,
 	// the issuer included, against its own keys.

@@ -85,7 +85,10 @@ type Service struct {
 	cache   Cache
 	plugins Plugins
 	schemas schemaCache
-	group   singleflight.Group
+	// builtinOpts remembers validated options of built-in cards: a
+	// dashboard sends the same few option objects again and again.
+	builtinOpts validatedOptions
+	group       singleflight.Group
 	now     func() time.Time
 
 	warn      rateLimitedLog
@@ -288,19 +291,26 @@ func (s *Service) resolve(ctx context.Context, typ string, rawOptions json.RawMe
 		e.Fields = []api.FieldProblem{{Field: "/type", Message: "required"}}
 		return resolved{}, e
 	}
-	opts, err := decodeOptions(typ, rawOptions)
-	if err != nil {
-		return resolved{}, err
-	}
 	if ct, ok := builtinType(typ); ok {
-		if err := s.validate(typ, ct.OptionsSchema, opts); err != nil {
+		v, err := s.builtinOpts.get(typ, rawOptions, func() (validOptions, error) {
+			opts, err := decodeOptions(typ, rawOptions)
+			if err != nil {
+				return validOptions{}, err
+			}
+			if err := s.validate(typ, ct.OptionsSchema, opts); err != nil {
+				return validOptions{}, err
+			}
+			canonical, _ := json.Marshal(opts)
+			var o builtinOptions
+			if err := json.Unmarshal(canonical, &o); err != nil {
+				return validOptions{}, invalidOptions(typ, []optionProblem{{Message: err.Error()}})
+			}
+			return validOptions{canonical: canonical, o: o}, nil
+		})
+		if err != nil {
 			return resolved{}, err
 		}
-		canonical, _ := json.Marshal(opts)
-		var o builtinOptions
-		if err := json.Unmarshal(canonical, &o); err != nil {
-			return resolved{}, invalidOptions(typ, []optionProblem{{Message: err.Error()}})
-		}
+		canonical, o := v.canonical, v.o
 		if _, prob := trendBucketCheck(typ, o, from, to); prob != nil {
 			return resolved{}, invalidOptions(typ, []optionProblem{*prob})
 		}
@@ -311,7 +321,48 @@ func (s *Service) resolve(ctx context.Context, typ string, rawOptions json.RawMe
 				return s.queryBuiltin(ctx, typ, o, from, to)
 			}}, nil
 	}
+	opts, err := decodeOptions(typ, rawOptions)
+	if err != nil {
+		return resolved{}, err
+	}
 	return s.resolvePlugin(ctx, typ, opts, from, to)
+}
+
+// validOptions are a built-in card's options once validated.
+type validOptions struct {
+	canonical []byte
+	o         builtinOptions
+}
+
+// validatedOptions memoizes the validation of built-in card options by
+// their exact text. Only valid options are kept; the map starts over when
+// full, which bounds it whatever callers send.
+type validatedOptions struct {
+	mu sync.Mutex
+	m  map[string]validOptions
+}
+
+const maxValidatedOptions = 4096
+
+func (v *validatedOptions) get(typ string, raw json.RawMessage, validate func() (validOptions, error)) (validOptions, error) {
+	key := typ + "\x00" + string(bytes.TrimSpace(raw))
+	v.mu.Lock()
+	got, ok := v.m[key]
+	v.mu.Unlock()
+	if ok {
+		return got, nil
+	}
+	got, err := validate()
+	if err != nil {
+		return validOptions{}, err
+	}
+	v.mu.Lock()
+	if v.m == nil || len(v.m) >= maxValidatedOptions {
+		v.m = make(map[string]validOptions)
+	}
+	v.m[key] = got
+	v.mu.Unlock()
+	return got, nil
 }
 
 func trendBucketCheck(typ string, o builtinOptions, from, to time.Time) (time.Duration, *optionProblem) {
