@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	a.collector, err = collect.New(collect.Config{}, log, collect.Deps{
 		DB: a.db, Connectors: collect.ManagerConnectors(a.plugins), Bus: a.bus, Keys: keys,
 		Auth: authSvc.Authenticator(), Audit: rec, Registerer: reg,
+		BeforePublish: a.invalidateCards,
 	})
 	if err != nil {
 		return nil, err
@@ -285,6 +286,14 @@ func (a *App) pushRuns(ctx context.Context, src store.Source, rs []sdk.Run) erro
 		return &sdk.Error{Kind: sdk.KindRetryable, Message: "the collector is not ready yet"}
 	}
 	return a.collector.IngestPushed(ctx, src, rs)
+}
+
+// invalidateCards bumps the cache tags of run changes before the collector
+// publishes them (the card service is built after the collector).
+func (a *App) invalidateCards(ctx context.Context, events []bus.Event) {
+	if a.cards != nil {
+		a.cards.Invalidate(ctx, events...)
+	}
 }
 
 func (a *App) close(ctx context.Context) {

@@ -29,7 +29,9 @@ func newCards(ctx context.Context, cfg config.Config, log hclog.Logger, db *stor
 		c = cache.NewMemory(cache.MemoryConfig{}, reg)
 	}
 	svc, err := cards.New(cards.Config{CallTimeout: cfg.Plugins.CallTimeout}, log, cards.Deps{
-		DB: db, Cache: c, Bus: b, Plugins: cards.ManagerPlugins(m),
+		// No Bus: the collector invalidates before it publishes
+		// (App.invalidateCards), once per event for every replica.
+		DB: db, Cache: c, Plugins: cards.ManagerPlugins(m), Metrics: reg,
 	})
 	if err != nil {
 		_ = c.Close()

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -119,7 +121,7 @@ func TestReplicas_shareCacheAndEvents(t *testing.T) {
 		t.Fatalf("query on B after its stream announced run.changed: cached=true (as_of %s, frame %s): the cached card was not invalidated before the event reached the page",
 			after.AsOf, after.Frame)
 	}
-	if got, want := after.runsBySource(t), map[string]int{"OpenLineage": 1}; !mapsEqual(got, want) {
+	if got, want := after.runsBySource(t), map[string]int{"OpenLineage": 1}; !maps.Equal(got, want) {
 		t.Errorf("query on B after the run: runs by source %v, want %v", got, want)
 	}
 	onA = queryCard(t, a, admin, card)
@@ -161,7 +163,7 @@ func TestRedisOutage_cardsStillAnswer(t *testing.T) {
 		if c.Cached {
 			t.Errorf("query %d with Redis down: cached=true (as_of %s)", i, c.AsOf)
 		}
-		if got := c.runsBySource(t); !mapsEqual(got, want) {
+		if got := c.runsBySource(t); !maps.Equal(got, want) {
 			t.Errorf("query %d with Redis down: runs by source %v, want %v", i, got, want)
 		}
 	}
@@ -175,7 +177,7 @@ func TestRedisOutage_cardsStillAnswer(t *testing.T) {
 
 	// Once the cache's back-off ends, answers are cached again.
 	waitCard(t, e, admin, card, "a cached answer after Redis came back", func(c cardAnswer) bool {
-		if got := c.runsBySource(t); !mapsEqual(got, want) {
+		if got := c.runsBySource(t); !maps.Equal(got, want) {
 			t.Fatalf("query after Redis came back: runs by source %v, want %v (cached=%v)", got, want, c.Cached)
 		}
 		return c.Cached
@@ -186,7 +188,7 @@ func TestRedisOutage_cardsStillAnswer(t *testing.T) {
 	postLineage(t, e, editorToken, "COMPLETE", randomID(t), "outage", "after")
 	want = map[string]int{"OpenLineage": 2}
 	waitCard(t, e, admin, card, "the run sent after Redis came back", func(c cardAnswer) bool {
-		return mapsEqual(c.runsBySource(t), want)
+		return maps.Equal(c.runsBySource(t), want)
 	})
 }
 
@@ -214,7 +216,7 @@ func startReplica(t *testing.T, name string, cfg config.Config) *testEnv {
 	t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "puod-" + name, Level: hclog.Warn, Output: newTestWriter(t)})
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, log, &strings.Builder{})
+	a, err := app.New(ctx, cfg, log, io.Discard)
 	if err != nil {
 		cancel()
 		t.Fatalf("app.New (replica %s): %v", name, err)
@@ -415,18 +417,6 @@ func waitCard(t *testing.T, e *testEnv, token, typ, what string, ok func(cardAns
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // --- event streams ------------------------------------------------------------

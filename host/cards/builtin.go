@@ -136,6 +136,10 @@ func appendNullable(f *sdk.Field, ok bool, v any) {
 	_ = f.Append(v)
 }
 
+// overviewFrame is a table of one row per pipeline, in the columns a
+// person reads: names first, then the last state and the counts. The last
+// run's id is left out: nothing on a dashboard opens it from here, and an
+// id column is noise to read.
 func overviewFrame(rows []store.PipelineOverview) *sdk.Frame {
 	pipeline := sdk.StringField("pipeline").WithLabel("Pipeline")
 	source := sdk.StringField("source").WithLabel("Source")
@@ -145,7 +149,6 @@ func overviewFrame(rows []store.PipelineOverview) *sdk.Frame {
 	failed := sdk.IntField("failed").WithLabel("Failed")
 	rate := sdk.FloatField("success_rate").WithLabel("Success rate").WithUnit("percent")
 	avg := sdk.DurationField("avg_duration").WithLabel("Mean duration").WithUnit("ms")
-	lastID := sdk.StringField("last_run_id").WithLabel("Last run id")
 	for _, r := range rows {
 		_ = pipeline.Append(r.PipelineName)
 		_ = source.Append(r.SourceName)
@@ -160,51 +163,53 @@ func overviewFrame(rows []store.PipelineOverview) *sdk.Frame {
 			d = durationMS(*r.AvgDurationMS)
 		}
 		appendNullable(avg, r.AvgDurationMS != nil, d)
-		_ = lastID.Append(r.LastRunID)
 	}
-	return sdk.NewFrame("pipelines_overview", sdk.FrameTable, pipeline, source, state, last, runs, failed, rate, avg, lastID)
+	return sdk.NewFrame("pipelines_overview", sdk.FrameTable, pipeline, source, state, last, runs, failed, rate, avg)
 }
 
+// failuresFrame is a table of failed runs, newest first, in the columns a
+// person reads (tables show the columns in frame order): when, which
+// pipeline of which source, how it ended and why, how long it ran, the
+// link to the run in its own system; the run id comes last, for a click
+// to open the run in PUOD.
 func failuresFrame(rows []store.FailedRun) *sdk.Frame {
-	runID := sdk.StringField("run_id").WithLabel("Run")
+	started := sdk.TimeField("started_at").WithLabel("Started")
 	pipeline := sdk.StringField("pipeline").WithLabel("Pipeline")
 	source := sdk.StringField("source").WithLabel("Source")
 	state := sdk.StringField("state").WithLabel("State")
-	started := sdk.TimeField("started_at").WithLabel("Started")
-	dur := sdk.DurationField("duration").WithLabel("Duration").WithUnit("ms")
 	msg := sdk.StringField("error").WithLabel("Error")
+	dur := sdk.DurationField("duration").WithLabel("Duration").WithUnit("ms")
 	url := sdk.StringField("url").WithLabel("Link")
+	runID := sdk.StringField("run_id").WithLabel("Run")
 	for _, r := range rows {
-		_ = runID.Append(r.RunID)
+		_ = started.Append(r.SortAt)
 		_ = pipeline.Append(r.PipelineName)
 		_ = source.Append(r.SourceName)
 		_ = state.Append(r.State)
-		_ = started.Append(r.SortAt)
+		_ = msg.Append(r.ErrorMessage)
 		var d time.Duration
 		if r.DurationMS != nil {
 			d = time.Duration(*r.DurationMS) * time.Millisecond
 		}
 		appendNullable(dur, r.DurationMS != nil, d)
-		_ = msg.Append(r.ErrorMessage)
 		appendNullable(url, r.URL != "", r.URL)
+		_ = runID.Append(r.RunID)
 	}
-	return sdk.NewFrame("recent_failures", sdk.FrameTable, runID, pipeline, source, state, started, dur, msg, url)
+	return sdk.NewFrame("recent_failures", sdk.FrameTable, started, pipeline, source, state, msg, dur, url, runID)
 }
 
 // trendFrame is the long timeseries shape: time, pipeline, value, runs.
-// Pipelines with the same name in several sources are told apart by the
-// source id, since the series are keyed by the name.
+// The chart keys its series by the pipeline column, so every pipeline
+// needs a name of its own: see distinctLabels.
 func trendFrame(pls []store.TrendPipeline, pts []store.TrendPoint) *sdk.Frame {
-	names := make(map[string]string, len(pls))
-	count := map[string]int{}
-	for _, p := range pls {
-		count[p.Name]++
+	in := make([]pipelineLabel, len(pls))
+	for i, p := range pls {
+		in[i] = pipelineLabel{p.Name, p.SourceName}
 	}
-	for _, p := range pls {
-		names[p.ID] = p.Name
-		if count[p.Name] > 1 {
-			names[p.ID] = p.Name + " (" + p.SourceID + ")"
-		}
+	labels := distinctLabels(in)
+	names := make(map[string]string, len(pls))
+	for i, p := range pls {
+		names[p.ID] = labels[i]
 	}
 	tm := sdk.TimeField("time").WithLabel("Time")
 	pipeline := sdk.StringField("pipeline").WithLabel("Pipeline")
@@ -217,6 +222,57 @@ func trendFrame(pls []store.TrendPipeline, pts []store.TrendPoint) *sdk.Frame {
 		_ = runs.Append(p.Runs)
 	}
 	return sdk.NewFrame("duration_trend", sdk.FrameTimeSeries, tm, pipeline, avg, runs)
+}
+
+// pipelineLabel is a pipeline as a person names it: its name and its
+// source's.
+type pipelineLabel struct{ name, source string }
+
+// distinctLabels names each pipeline's series or row as a person reads it:
+// its name; when several pipelines share a name, the name and its
+// source's ("ETL_Vendas (Databricks (demo))"); when even that is shared
+// (two pipelines of one name in one source, or two sources of one name), a
+// number in the given order ("etl (airflow) #2"). Never an id. Charts and
+// grids key their series and rows by this text, so it must be unique.
+func distinctLabels(pls []pipelineLabel) []string {
+	count := make(map[string]int, len(pls))
+	for _, p := range pls {
+		count[p.name]++
+	}
+	labels := make([]string, len(pls))
+	seen := make(map[string]int, len(pls))
+	for i, p := range pls {
+		labels[i] = p.name
+		if count[p.name] > 1 {
+			src := p.source
+			if src == "" {
+				src = "unnamed source"
+			}
+			labels[i] = p.name + " (" + src + ")"
+		}
+		seen[labels[i]]++
+	}
+	taken := make(map[string]bool, len(pls))
+	nth := make(map[string]int, len(pls))
+	for i, label := range labels {
+		if seen[label] > 1 {
+			// The first keeps the label; the others are numbered, skipping
+			// a number that is another pipeline's own label.
+			for {
+				nth[label]++
+				cand := label
+				if nth[label] > 1 {
+					cand = fmt.Sprintf("%s #%d", label, nth[label])
+				}
+				if !taken[cand] && (nth[label] == 1 || seen[cand] == 0) {
+					labels[i] = cand
+					break
+				}
+			}
+		}
+		taken[labels[i]] = true
+	}
+	return labels
 }
 
 func successFrame(cur, prev store.RunCounts) *sdk.Frame {
@@ -263,10 +319,11 @@ func bySourceFrame(rows []store.SourceRuns) *sdk.Frame {
 // text column), position orders the cells (0 = newest), run_id lets a
 // click open the run.
 func gridFrame(rows []store.GridPipeline) *sdk.Frame {
-	count := map[string]int{}
-	for _, p := range rows {
-		count[p.Name]++
+	in := make([]pipelineLabel, len(rows))
+	for i, p := range rows {
+		in[i] = pipelineLabel{p.Name, p.SourceName}
 	}
+	labels := distinctLabels(in)
 	pipeline := sdk.StringField("pipeline").WithLabel("Pipeline")
 	position := sdk.IntField("position").WithLabel("Position")
 	started := sdk.TimeField("started_at").WithLabel("Started")
@@ -274,11 +331,8 @@ func gridFrame(rows []store.GridPipeline) *sdk.Frame {
 	state := sdk.StringField("state").WithLabel("State")
 	dur := sdk.DurationField("duration").WithLabel("Duration").WithUnit("ms")
 	pipelineID := sdk.StringField("pipeline_id").WithLabel("Pipeline id")
-	for _, p := range rows {
-		label := p.Name
-		if count[p.Name] > 1 {
-			label = p.Name + " (" + p.SourceName + ")"
-		}
+	for i, p := range rows {
+		label := labels[i]
 		for _, r := range p.Runs {
 			_ = pipeline.Append(label)
 			_ = position.Append(r.Position)

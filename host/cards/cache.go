@@ -68,6 +68,42 @@ func runTags(ev bus.Event, rc bus.RunChanged) []string {
 	return out
 }
 
+// Invalidate bumps the tags of run.changed events at once, in one Bump.
+// The collector calls it before it publishes them, so a page that
+// refreshes a card on the event never reads the entry the event made
+// stale, whichever replica serves it.
+func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
+	if s.cache == nil {
+		return
+	}
+	seen := map[string]bool{}
+	var tags []string
+	for _, ev := range events {
+		if ev.Topic != bus.TopicRunChanged {
+			continue
+		}
+		var rc bus.RunChanged
+		if err := ev.Decode(&rc); err != nil || ev.ProfileID == "" {
+			continue
+		}
+		for _, t := range runTags(ev, rc) {
+			if !seen[t] {
+				seen[t] = true
+				tags = append(tags, t)
+			}
+		}
+	}
+	if len(tags) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.cache.Bump(ctx, tags...); err != nil {
+		s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
+	}
+	s.bumps.Add(1)
+}
+
 // maxBumpBatch bounds how many events are folded into one Bump.
 const maxBumpBatch = 1000
 

@@ -54,13 +54,19 @@ var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // rangeBody is the fixed range [T0, T0+24h).
 var rangeBody = map[string]any{"from": t0.Format(time.RFC3339), "to": t0.Add(24 * time.Hour).Format(time.RFC3339)}
 
-func newEnv(t *testing.T, db *store.DB, c cards.Cache, p cards.Plugins) *env {
+// newEnv builds the service over db with profiles "a" and "b"; opts may
+// change its collaborators (metrics, say).
+func newEnv(t *testing.T, db *store.DB, c cards.Cache, p cards.Plugins, opts ...func(*cards.Deps)) *env {
 	t.Helper()
 	b, err := bus.NewMemory(bus.MemoryConfig{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := cards.New(cards.Config{CallTimeout: 5 * time.Second}, hclog.NewNullLogger(), cards.Deps{DB: db, Cache: c, Bus: b, Plugins: p})
+	deps := cards.Deps{DB: db, Cache: c, Bus: b, Plugins: p}
+	for _, o := range opts {
+		o(&deps)
+	}
+	svc, err := cards.New(cards.Config{CallTimeout: 5 * time.Second}, hclog.NewNullLogger(), deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +148,16 @@ type answer struct {
 	} `json:"error"`
 }
 
+// columns lists the frame's fields as "name:type", in frame order: the
+// order tables show them in.
+func (a answer) columns() []string {
+	out := make([]string, len(a.Frame.Fields))
+	for i, f := range a.Frame.Fields {
+		out[i] = f.Name + ":" + f.Type
+	}
+	return out
+}
+
 func (a answer) field(name string) []any {
 	for _, f := range a.Frame.Fields {
 		if f.Name == name {
@@ -180,76 +196,88 @@ func TestQuery_builtinFrames(t *testing.T) {
 			name      string
 			body      map[string]any
 			frameType string
+			columns   []string
 			check     func(t *testing.T, a answer)
 		}{
-			{"success rate with trend", card(cards.TypeSuccessRate, nil), "stat", func(t *testing.T, a answer) {
-				// 3 of 5 finished runs succeeded; the day before 0 of 1.
-				if v := a.field("success_rate"); len(v) != 1 || v[0] != 60.0 {
-					t.Errorf("success_rate = %v, want [60]", v)
-				}
-				if a.Frame.Meta["previous"] != 0.0 || a.Frame.Meta["trend"] != 60.0 || a.Frame.Meta["trend_direction"] != "up" {
-					t.Errorf("meta = %v", a.Frame.Meta)
-				}
-				if a.field("succeeded")[0] != 3.0 || a.field("failed")[0] != 2.0 {
-					t.Errorf("counts: %s", a.raw)
-				}
-			}},
-			{"recent failures", card(cards.TypeRecentFailures, nil), "table", func(t *testing.T, a answer) {
-				ids := a.field("run_id")
-				if len(ids) != 2 || ids[0] != e.runs["r5"] || ids[1] != e.runs["r2"] {
-					t.Errorf("run ids = %v, want r5, r2", ids)
-				}
-				if errs := a.field("error"); errs[0] != "timeout" || a.field("duration")[0] != 600000.0 {
-					t.Errorf("first failure: %s", a.raw)
-				}
-			}},
-			{"pipelines overview", card(cards.TypePipelinesOverview, map[string]any{"source_id": e.source}), "table", func(t *testing.T, a answer) {
-				if p := a.field("pipeline"); len(p) != 2 || p[0] != "etl" || p[1] != "load" {
-					t.Errorf("pipelines = %v", p)
-				}
-				if r := a.field("success_rate"); r[0] != 66.67 || r[1] != 50.0 {
-					t.Errorf("rates = %v", r)
-				}
-				if d := a.field("avg_duration"); d[0] != 120000.0 {
-					t.Errorf("mean durations = %v", d)
-				}
-				if a.Tags[0] != "source:"+e.source {
-					t.Errorf("tags %v", a.Tags)
-				}
-			}},
-			{"duration trend", card(cards.TypeDurationTrend, map[string]any{"bucket": "hour", "top": 1}), "timeseries", func(t *testing.T, a answer) {
-				// load ran 10m30s in all, etl 6m: load only.
-				if p := a.field("pipeline"); len(p) != 2 || p[0] != "load" || p[1] != "load" {
-					t.Errorf("series = %v", p)
-				}
-				if tm := a.field("time"); tm[0] != t0.Add(4*time.Hour).Format(time.RFC3339) {
-					t.Errorf("times = %v", tm)
-				}
-			}},
-			{"runs by source", card(cards.TypeRunsBySource, nil), "categories", func(t *testing.T, a answer) {
-				if s := a.field("source"); len(s) != 1 || s[0] != "airflow" || a.field("runs")[0] != 5.0 || a.field("failed")[0] != 2.0 {
-					t.Errorf("frame: %s", a.raw)
-				}
-			}},
-			{"status grid", card(cards.TypeStatusGrid, map[string]any{"runs_per_pipeline": 2}), "status-grid", func(t *testing.T, a answer) {
-				want := []any{e.runs["r3"], e.runs["r2"], e.runs["r5"], e.runs["r4"]}
-				got := a.field("run_id")
-				if len(got) != 4 {
-					t.Fatalf("cells: %s", a.raw)
-				}
-				for i := range want {
-					if got[i] != want[i] {
-						t.Errorf("cell %d run %v, want %v", i, got[i], want[i])
+			{"success rate with trend", card(cards.TypeSuccessRate, nil), "stat",
+				[]string{"success_rate:float", "succeeded:int", "failed:int", "finished:int"}, func(t *testing.T, a answer) {
+					// 3 of 5 finished runs succeeded; the day before 0 of 1.
+					if v := a.field("success_rate"); len(v) != 1 || v[0] != 60.0 {
+						t.Errorf("success_rate = %v, want [60]", v)
 					}
-				}
-				if pos := a.field("position"); pos[0] != 0.0 || pos[1] != 1.0 {
-					t.Errorf("positions %v", pos)
-				}
-				// The viz labels rows with the first text field.
-				if a.Frame.Fields[0].Name != "pipeline" || a.Frame.Fields[0].Type != "string" {
-					t.Errorf("first field %+v", a.Frame.Fields[0])
-				}
-			}},
+					if a.Frame.Meta["previous"] != 0.0 || a.Frame.Meta["trend"] != 60.0 || a.Frame.Meta["trend_direction"] != "up" {
+						t.Errorf("meta = %v", a.Frame.Meta)
+					}
+					if a.field("succeeded")[0] != 3.0 || a.field("failed")[0] != 2.0 {
+						t.Errorf("counts: %s", a.raw)
+					}
+				}},
+			// Tables show the columns in frame order: what a person reads
+			// first, the run id (for a click to open the run) last.
+			{"recent failures", card(cards.TypeRecentFailures, nil), "table",
+				[]string{"started_at:time", "pipeline:string", "source:string", "state:string", "error:string", "duration:duration", "url:string", "run_id:string"},
+				func(t *testing.T, a answer) {
+					ids := a.field("run_id")
+					if len(ids) != 2 || ids[0] != e.runs["r5"] || ids[1] != e.runs["r2"] {
+						t.Errorf("run ids = %v, want r5, r2", ids)
+					}
+					if errs := a.field("error"); errs[0] != "timeout" || a.field("duration")[0] != 600000.0 {
+						t.Errorf("first failure: %s", a.raw)
+					}
+				}},
+			{"pipelines overview", card(cards.TypePipelinesOverview, map[string]any{"source_id": e.source}), "table",
+				[]string{"pipeline:string", "source:string", "state:string", "last_run_at:time", "runs:int", "failed:int", "success_rate:float", "avg_duration:duration"},
+				func(t *testing.T, a answer) {
+					if p := a.field("pipeline"); len(p) != 2 || p[0] != "etl" || p[1] != "load" {
+						t.Errorf("pipelines = %v", p)
+					}
+					if r := a.field("success_rate"); r[0] != 66.67 || r[1] != 50.0 {
+						t.Errorf("rates = %v", r)
+					}
+					if d := a.field("avg_duration"); d[0] != 120000.0 {
+						t.Errorf("mean durations = %v", d)
+					}
+					if a.Tags[0] != "source:"+e.source {
+						t.Errorf("tags %v", a.Tags)
+					}
+				}},
+			{"duration trend", card(cards.TypeDurationTrend, map[string]any{"bucket": "hour", "top": 1}), "timeseries",
+				[]string{"time:time", "pipeline:string", "avg_duration:duration", "runs:int"}, func(t *testing.T, a answer) {
+					// load ran 10m30s in all, etl 6m: load only.
+					if p := a.field("pipeline"); len(p) != 2 || p[0] != "load" || p[1] != "load" {
+						t.Errorf("series = %v", p)
+					}
+					if tm := a.field("time"); tm[0] != t0.Add(4*time.Hour).Format(time.RFC3339) {
+						t.Errorf("times = %v", tm)
+					}
+				}},
+			{"runs by source", card(cards.TypeRunsBySource, nil), "categories",
+				[]string{"source:string", "runs:int", "failed:int"}, func(t *testing.T, a answer) {
+					if s := a.field("source"); len(s) != 1 || s[0] != "airflow" || a.field("runs")[0] != 5.0 || a.field("failed")[0] != 2.0 {
+						t.Errorf("frame: %s", a.raw)
+					}
+				}},
+			{"status grid", card(cards.TypeStatusGrid, map[string]any{"runs_per_pipeline": 2}), "status-grid",
+				[]string{"pipeline:string", "position:int", "started_at:time", "run_id:string", "state:string", "duration:duration", "pipeline_id:string"},
+				func(t *testing.T, a answer) {
+					want := []any{e.runs["r3"], e.runs["r2"], e.runs["r5"], e.runs["r4"]}
+					got := a.field("run_id")
+					if len(got) != 4 {
+						t.Fatalf("cells: %s", a.raw)
+					}
+					for i := range want {
+						if got[i] != want[i] {
+							t.Errorf("cell %d run %v, want %v", i, got[i], want[i])
+						}
+					}
+					if pos := a.field("position"); pos[0] != 0.0 || pos[1] != 1.0 {
+						t.Errorf("positions %v", pos)
+					}
+					// The viz labels rows with the first text field.
+					if a.Frame.Fields[0].Name != "pipeline" || a.Frame.Fields[0].Type != "string" {
+						t.Errorf("first field %+v", a.Frame.Fields[0])
+					}
+				}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +291,9 @@ func TestQuery_builtinFrames(t *testing.T) {
 				if bytes.Contains(a.raw, []byte("of b")) {
 					t.Errorf("profile A sees B's data: %s", a.raw)
 				}
+				if got := a.columns(); strings.Join(got, " ") != strings.Join(tc.columns, " ") {
+					t.Errorf("columns\n got  %v\n want %v", got, tc.columns)
+				}
 				tc.check(t, a)
 			})
 		}
@@ -270,6 +301,73 @@ func TestQuery_builtinFrames(t *testing.T) {
 		a := e.query("b", card(cards.TypeRecentFailures, nil))
 		if ids := a.field("run_id"); len(ids) != 1 || ids[0] == e.runs["r5"] {
 			t.Errorf("profile B's failures: %s", a.raw)
+		}
+	})
+}
+
+// Pipelines of the same name are told apart by their source's name, then
+// by a number, never by an id: charts and grids key series and rows by the
+// text a person reads.
+func TestQuery_sameNamedPipelines(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, nil, nil)
+		dbx, err := db.Sources().Create(e.ctx, store.SourceInput{PluginID: "puod.databricks", Name: "Databricks (demo)", Enabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := func(sourceID, ext, pipelineExt string, start, dur time.Duration) {
+			st := t0.Add(start)
+			end := st.Add(dur)
+			if _, err := db.Runs().Ingest(e.ctx, store.IngestBatch{SourceID: sourceID, Runs: []store.RunUpsert{{ExternalID: ext,
+				PipelineExternalID: pipelineExt, PipelineName: "etl",
+				RunData: store.RunData{State: store.RunSucceeded, StartedAt: &st, EndedAt: &end}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(dbx.ID, "d1", "etl", 7*time.Hour, 20*time.Minute)   // etl of Databricks (demo): 20m
+		run(e.source, "v1", "etl_v2", 8*time.Hour, time.Minute) // a second etl of airflow: 1m
+		want := []string{"etl (Databricks (demo))", "etl (airflow)", "etl (airflow) #2", "load"}
+		for _, tc := range []struct {
+			name string
+			body map[string]any
+		}{
+			{"duration trend", card(cards.TypeDurationTrend, map[string]any{"bucket": "day"})},
+			{"status grid", card(cards.TypeStatusGrid, map[string]any{"runs_per_pipeline": 1})},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := e.query("a", tc.body)
+				if a.status != http.StatusOK {
+					t.Fatalf("%d %s", a.status, a.raw)
+				}
+				got := map[string]bool{}
+				for _, v := range a.field("pipeline") {
+					got[v.(string)] = true
+				}
+				if len(got) != len(want) {
+					t.Errorf("series or rows %v, want %v", got, want)
+				}
+				for _, w := range want {
+					if !got[w] {
+						t.Errorf("no %q among %v", w, got)
+					}
+				}
+				for _, id := range []string{dbx.ID, e.source, e.pipes["etl"]} {
+					if bytes.Contains(a.raw, []byte("("+id+")")) {
+						t.Errorf("a label names an id: %s", a.raw)
+					}
+				}
+			})
+		}
+		// The trend numbers the same-named pipelines by run time: the
+		// original etl of airflow (6m) keeps the plain label.
+		trend := e.query("a", card(cards.TypeDurationTrend, map[string]any{"bucket": "day"}))
+		mean := map[string]any{}
+		names, avg := trend.field("pipeline"), trend.field("avg_duration")
+		for i := range names {
+			mean[names[i].(string)] = avg[i]
+		}
+		if mean["etl (airflow)"] != 120000.0 || mean["etl (airflow) #2"] != 60000.0 || mean["etl (Databricks (demo))"] != 1200000.0 {
+			t.Errorf("mean durations by series %v", mean)
 		}
 	})
 }

@@ -14,4 +14,8 @@
 // source and pipeline tags, so every entry that read them is skipped from
 // then on: O(1) invalidation, the same on the in-memory cache and Redis.
 // Cache failures never fail a query: it is answered uncached.
+//
+// Metrics (on Deps.Metrics): puod_card_queries_total{type_kind, outcome,
+// cached} and the histogram puod_card_query_seconds{type_kind, cached};
+// type_kind is builtin or plugin, never a plugin's own card type.
 package cards

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/puod/puod/host/plugins"
 	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/sdk"
+	"github.com/puod/puod/sdk/manifest"
 )
 
 // Plugins is what card queries need of the plugin manager.
@@ -61,19 +63,7 @@ func (s *Service) resolvePlugin(ctx context.Context, typ string, opts map[string
 		}
 	}
 	if decl == nil {
-		// A plugin that is installed but not running still declares its
-		// cards in its manifest: say why they cannot answer now.
-		for _, st := range s.plugins.Plugins() {
-			if st.ID != pluginID {
-				continue
-			}
-			for _, c := range st.Cards {
-				if c.Type == cardType {
-					return resolved{}, unavailable(st)
-				}
-			}
-		}
-		return resolved{}, notFound(typ)
+		return resolved{}, s.undeclared(ctx, typ, pluginID, cardType, opts)
 	}
 	srcProblem := func(msg string) error {
 		return invalidOptions(typ, []optionProblem{{Field: "/" + SourceOption, Message: msg}})
@@ -123,6 +113,44 @@ func (s *Service) resolvePlugin(ctx context.Context, typ string, opts map[string
 			}
 			return frame, nil
 		}}, nil
+}
+
+// undeclared says why no running plugin declares the card type: its
+// plugin is installed but not running (its manifest still lists its
+// cards, or it was refused), or the host has no bundle of it while the
+// card reads one of the caller's sources of that plugin (removed, or the
+// host stopped its plugins): 503 plugin_unavailable naming the plugin.
+// Anything else is an unknown type.
+func (s *Service) undeclared(ctx context.Context, typ, pluginID, cardType string, opts map[string]any) error {
+	for _, st := range s.plugins.Plugins() {
+		if st.ID != pluginID {
+			continue
+		}
+		listed := slices.ContainsFunc(st.Cards, func(c manifest.Card) bool { return c.Type == cardType })
+		switch {
+		case st.State != plugins.StateRunning && (listed || len(st.Cards) == 0):
+			// Its manifest lists the card, or is unknown (a refused bundle).
+			return unavailable(st)
+		case st.State == plugins.StateRunning && listed:
+			// It was still starting when the running plugins' types were
+			// read a moment ago.
+			st.State = plugins.StateStarting
+			return unavailable(st)
+		}
+		return notFound(typ) // its manifest has no such card
+	}
+	if id, ok := opts[SourceOption].(string); ok && id != "" {
+		src, err := s.db.Sources().Get(ctx, id)
+		switch {
+		case err == nil && src.PluginID == pluginID:
+			return api.Errorf(http.StatusServiceUnavailable, CodePluginUnavailable,
+				"plugin %s is not running: the host has no bundle of it (removed from the plugin directory, or its plugins are stopped); the card reads source %q of that plugin and answers again once the plugin runs; GET /api/v1/plugins lists the plugins the host runs",
+				pluginID, src.Name)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	return notFound(typ)
 }
 
 func notFound(typ string) *api.Error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/puod/puod/host/api"
@@ -75,6 +76,9 @@ type Deps struct {
 	Bus bus.Bus
 	// Plugins may be nil: plugin card types are then unavailable.
 	Plugins Plugins
+	// Metrics, when set, gets the card query metrics
+	// (puod_card_queries_total, puod_card_query_seconds).
+	Metrics prometheus.Registerer
 }
 
 // Service answers card queries.
@@ -89,13 +93,14 @@ type Service struct {
 	// dashboard sends the same few option objects again and again.
 	builtinOpts validatedOptions
 	group       singleflight.Group
-	now     func() time.Time
+	now         func() time.Time
 
 	warn      rateLimitedLog
 	stopWatch func()
 	done      chan struct{}
 	bumps     atomic.Int64
 	closeOnce sync.Once
+	metrics   *metrics
 }
 
 // New builds the service and, with a cache and a bus, starts invalidating
@@ -109,7 +114,7 @@ func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 	}
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, plugins: deps.Plugins,
-		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, done: make(chan struct{})}
+		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, done: make(chan struct{}), metrics: newMetrics(deps.Metrics)}
 	if s.cache != nil && deps.Bus != nil {
 		events, cancel := deps.Bus.Subscribe(bus.TopicRunChanged)
 		s.stopWatch = cancel
@@ -192,6 +197,13 @@ type resolved struct {
 // Errors are *api.Error for what the caller can fix or must know
 // (options, type, plugin state); a cache failure is never an error.
 func (s *Service) Query(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	res, err := s.query(ctx, req)
+	s.metrics.observe(req.Type, res, err, time.Since(start))
+	return res, err
+}
+
+func (s *Service) query(ctx context.Context, req Request) (*Result, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("card query: %w", err)

@@ -113,6 +113,11 @@ type Deps struct {
 	Audit *audit.Recorder
 	// Registerer receives the collector's metrics; optional.
 	Registerer prometheus.Registerer
+	// BeforePublish, when set, is called with the run.changed events of a
+	// committed batch before they are published (the card cache is
+	// invalidated there, so no page refreshing on an event reads a stale
+	// card); optional.
+	BeforePublish func(ctx context.Context, events []bus.Event)
 }
 
 // Collector schedules polls and ingests runs. Its methods are safe for
@@ -126,6 +131,7 @@ type Collector struct {
 	keys   Sealer
 	auth   api.Authenticator
 	leaser Leaser
+	before func(ctx context.Context, events []bus.Event)
 	audit  *audit.Recorder
 	met    *collectMetrics
 	// sem bounds concurrent polls, scheduled and manual alike.
@@ -187,7 +193,7 @@ func New(cfg Config, log hclog.Logger, d Deps) (*Collector, error) {
 	return &Collector{
 		life: life, stopLife: stop,
 		cfg: cfg, log: log.Named("collect"), db: d.DB, conns: d.Connectors, bus: d.Bus, keys: d.Keys, auth: d.Auth,
-		leaser: d.Leaser, audit: d.Audit, met: met,
+		leaser: d.Leaser, before: d.BeforePublish, audit: d.Audit, met: met,
 		sem: make(chan struct{}, cfg.Concurrency), kick: make(chan struct{}, 1), entries: map[string]*entry{},
 	}, nil
 }
@@ -722,15 +728,23 @@ func (c *Collector) ingest(ctx context.Context, sourceID string, runs []store.Ru
 	c.met.received.Add(float64(res.Received))
 	c.met.changed.Add(float64(len(res.Changed)))
 	p, _ := identity.From(ctx)
+	events := make([]bus.Event, 0, len(res.Changed))
 	for _, ch := range res.Changed {
 		ev, err := bus.NewEvent(bus.TopicRunChanged, p.ProfileID, bus.RunChanged{
 			SourceID: sourceID, PipelineID: ch.PipelineID, PipelineExternalID: ch.PipelineExternalID, RunID: ch.RunID,
 			ExternalID: ch.ExternalID, State: ch.State, PreviousState: ch.PreviousState, New: ch.New,
 		})
-		if err == nil {
-			err = c.bus.Publish(ctx, ev)
-		}
 		if err != nil {
+			c.log.Warn("could not publish run changes", "source", sourceID, "error", err)
+			return res, nil
+		}
+		events = append(events, ev)
+	}
+	if c.before != nil && len(events) > 0 {
+		c.before(ctx, events)
+	}
+	for _, ev := range events {
+		if err := c.bus.Publish(ctx, ev); err != nil {
 			// The runs are stored; consumers re-read the store. Say it once
 			// per batch.
 			c.log.Warn("could not publish run changes", "source", sourceID, "error", err)

@@ -296,7 +296,7 @@ type TrendPoint struct {
 
 // TrendPipeline is a pipeline of a duration trend.
 type TrendPipeline struct {
-	ID, Name, SourceID string
+	ID, Name, SourceID, SourceName string
 	// TotalDurationMS is the run time of its runs in the range.
 	TotalDurationMS int64
 }
@@ -317,17 +317,18 @@ func (r *Cards) DurationTrend(ctx context.Context, f CardFilter, bucket time.Dur
 		return nil, nil, fmt.Errorf("%s: %w: bucket %s must be a whole number of seconds", op, ErrInvalid, bucket)
 	}
 	where, args := f.where("", p.ProfileID)
-	rows, err := query(ctx, r.db.x, `SELECT a.pipeline_id, pl.name, pl.source_id, a.total
+	rows, err := query(ctx, r.db.x, `SELECT a.pipeline_id, pl.name, pl.source_id, COALESCE(s.name, ''), a.total
 		FROM (SELECT pipeline_id, SUM(duration_ms) AS total FROM runs
 			WHERE `+where+` AND pipeline_id IS NOT NULL AND duration_ms IS NOT NULL GROUP BY pipeline_id) a
 		JOIN pipelines pl ON pl.profile_id = ? AND pl.id = a.pipeline_id
+		LEFT JOIN sources s ON s.profile_id = pl.profile_id AND s.id = pl.source_id
 		ORDER BY a.total DESC, a.pipeline_id LIMIT ?`, append(args, p.ProfileID, top)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	pls, err := collect(rows, func(rs rowScanner) (TrendPipeline, error) {
 		var tp TrendPipeline
-		return tp, mapErr(rs.Scan(&tp.ID, &tp.Name, &tp.SourceID, &tp.TotalDurationMS))
+		return tp, mapErr(rs.Scan(&tp.ID, &tp.Name, &tp.SourceID, &tp.SourceName, &tp.TotalDurationMS))
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)

@@ -234,6 +234,11 @@ func TestCards_builtinQueries(t *testing.T) {
 			if len(pls) != 3 || pls[0].ID != s.p2 || pls[0].TotalDurationMS != 630000 || pls[1].ID != s.p1 || pls[2].ID != s.p3 {
 				t.Fatalf("top pipelines = %+v", pls)
 			}
+			// Two pipelines are named etl: the source names tell them apart.
+			if pls[0].SourceName != "airflow" || pls[1].SourceName != "airflow" || pls[1].Name != "etl" ||
+				pls[2].SourceName != "dbx" || pls[2].SourceID != s.s2 || pls[2].Name != "etl" {
+				t.Errorf("top pipelines' names and sources = %+v", pls)
+			}
 			type pt struct {
 				at   time.Duration
 				pipe string
