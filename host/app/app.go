@@ -13,11 +13,14 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/puod/puod/host/api"
 	"github.com/puod/puod/host/audit"
@@ -30,6 +33,7 @@ import (
 	"github.com/puod/puod/host/dashboards"
 	"github.com/puod/puod/host/demo"
 	"github.com/puod/puod/host/events"
+	"github.com/puod/puod/host/lease"
 	"github.com/puod/puod/host/pluginapi"
 	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
@@ -55,7 +59,10 @@ type App struct {
 	demo    *demo.Demo
 	bus     bus.Bus
 	// closeBus stops the Redis bus reader (nil for the in-memory bus).
-	closeBus  func() error
+	closeBus func() error
+	// leases makes replicas sharing Redis split the polling of sources
+	// (nil without Redis: one process owns everything).
+	leases    *lease.Redis
 	collector *collect.Collector
 	events    *events.Hub
 	cards     *cards.Service
@@ -134,8 +141,16 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		return nil, err
 	}
 	a.sources = srcSvc
+	var leaser collect.Leaser
+	if cfg.RedisURL != "" {
+		if a.leases, err = lease.NewRedis(cfg.RedisURL, replicaName(), ""); err != nil {
+			return nil, err
+		}
+		leaser = a.leases
+	}
 	a.collector, err = collect.New(collect.Config{}, log, collect.Deps{
-		DB: a.db, Connectors: collect.ManagerConnectors(a.plugins), Bus: a.bus, Keys: keys,
+		Leaser: leaser,
+		DB:     a.db, Connectors: collect.ManagerConnectors(a.plugins), Bus: a.bus, Keys: keys,
 		Auth: authSvc.Authenticator(), Audit: rec, Registerer: reg,
 		BeforePublish: a.invalidateCards,
 	})
@@ -312,6 +327,9 @@ func (a *App) close(ctx context.Context) {
 		_ = a.cards.Close()
 		_ = a.cardCache.Close()
 	}
+	if a.leases != nil {
+		_ = a.leases.Close()
+	}
 	if a.closeBus != nil {
 		_ = a.closeBus()
 	}
@@ -366,10 +384,28 @@ func (a *App) openBus(ctx context.Context, cfg config.Config, reg prometheus.Reg
 		a.bus = m
 		return nil
 	}
+	// go-redis reports connection failures through its own global logger
+	// (to stderr); they belong in the host log.
+	redis.SetLogger(redisLog{a.log.Named("redis")})
 	r, err := bus.NewRedis(ctx, bus.RedisConfig{URL: cfg.RedisURL}, a.log.Named("bus"), reg)
 	if err != nil {
 		return err
 	}
 	a.bus, a.closeBus = r, r.Close
 	return nil
+}
+
+// redisLog routes go-redis's own messages (failed dials while Redis is
+// down) into the host log at debug level: the cache and the bus already
+// report an outage once, as a warning.
+type redisLog struct{ log hclog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+
+// replicaName identifies this process among the replicas sharing Redis.
+func replicaName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
