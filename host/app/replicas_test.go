@@ -155,13 +155,14 @@ func TestRedisOutage_cardsStillAnswer(t *testing.T) {
 	rs.Stop()
 
 	// Ingest goes on (the store holds the run; only its event is lost) and
-	// cards answer from the store, uncached, with the new run.
+	// cards answer with the new run: the first from the store, the next
+	// ones possibly from the process's near cache, never an error.
 	postLineage(t, e, editorToken, "FAIL", randomID(t), "outage", "during")
 	want := map[string]int{"OpenLineage": 1}
 	for i := range 3 {
 		c := queryCard(t, e, admin, card)
-		if c.Cached {
-			t.Errorf("query %d with Redis down: cached=true (as_of %s)", i, c.AsOf)
+		if i == 0 && c.Cached {
+			t.Errorf("query %d with Redis down: cached=true (as_of %s), want the answer computed after the run", i, c.AsOf)
 		}
 		if got := c.runsBySource(t); !maps.Equal(got, want) {
 			t.Errorf("query %d with Redis down: runs by source %v, want %v", i, got, want)

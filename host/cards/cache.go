@@ -76,6 +76,38 @@ func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
 	if s.cache == nil {
 		return
 	}
+	tags := eventTags(events)
+	if len(tags) == 0 {
+		return
+	}
+	// The shared cache first, then the near one: a query that sees the
+	// near cache's new versions then reads the shared cache after its
+	// bump too, and cannot copy a stale shared entry into the near cache.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.cache.Bump(ctx, tags...); err != nil {
+		s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
+	}
+	s.InvalidateLocal(events...)
+	s.bumps.Add(1)
+}
+
+// InvalidateLocal invalidates the near cache only, for run changes that
+// another replica ingested (and invalidated in the shared cache). The app
+// calls it for every event before the event reaches a browser.
+func (s *Service) InvalidateLocal(events ...bus.Event) {
+	if s.near == nil {
+		return
+	}
+	if tags := eventTags(events); len(tags) > 0 {
+		// In-process: cannot fail in a way worth more than the TTL bound.
+		_ = s.near.Bump(context.Background(), tags...)
+	}
+}
+
+// eventTags are the distinct profile-scoped tags of the run.changed
+// events among events.
+func eventTags(events []bus.Event) []string {
 	seen := map[string]bool{}
 	var tags []string
 	for _, ev := range events {
@@ -93,15 +125,7 @@ func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
 			}
 		}
 	}
-	if len(tags) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := s.cache.Bump(ctx, tags...); err != nil {
-		s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
-	}
-	s.bumps.Add(1)
+	return tags
 }
 
 // maxBumpBatch bounds how many events are folded into one Bump.

@@ -50,6 +50,9 @@ type Config struct {
 	CallTimeout time.Duration
 	// QueryTimeout bounds a built-in card's store queries (default 30s).
 	QueryTimeout time.Duration
+	// NearTTL is the longest an answer stays in the near cache (default
+	// 5s).
+	NearTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -58,6 +61,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PluginTTL <= 0 {
 		c.PluginTTL = 60 * time.Second
+	}
+	if c.NearTTL <= 0 {
+		c.NearTTL = 5 * time.Second
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 10 * time.Second
@@ -72,6 +78,13 @@ type Deps struct {
 	DB *store.DB
 	// Cache may be nil: every query is then answered from the source.
 	Cache Cache
+	// Near, when set, is an in-process cache in front of a shared Cache
+	// (Redis): a hit costs no round trip. Its tags are bumped by
+	// Invalidate and InvalidateLocal, which the app calls for every
+	// run.changed of any replica before the event reaches a browser, and
+	// its entries live NearTTL at most, which bounds the staleness an
+	// event lost between replicas can cause.
+	Near Cache
 	// Bus, when set with Cache, drives invalidation (run.changed).
 	Bus bus.Bus
 	// Plugins may be nil: plugin card types are then unavailable.
@@ -87,6 +100,7 @@ type Service struct {
 	log     hclog.Logger
 	db      *store.DB
 	cache   Cache
+	near    Cache
 	plugins Plugins
 	schemas schemaCache
 	// builtinOpts remembers validated options of built-in cards: a
@@ -113,7 +127,7 @@ func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 		log = hclog.NewNullLogger()
 	}
 	cfg.setDefaults()
-	s := &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, plugins: deps.Plugins,
+	s := &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, near: deps.Near, plugins: deps.Plugins,
 		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, done: make(chan struct{}), metrics: newMetrics(deps.Metrics)}
 	if s.cache != nil && deps.Bus != nil {
 		events, cancel := deps.Bus.Subscribe(bus.TopicRunChanged)
@@ -222,13 +236,41 @@ func (s *Service) query(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	scoped := scopedTags(p.ProfileID, q.tags)
+	if s.near == nil {
+		return s.fromCache(ctx, p.ProfileID, q, rng, scoped)
+	}
+	// The near cache first: its tag versions are in-process counters.
+	nearVersions, err := s.near.TagVersions(ctx, scoped)
+	if err != nil {
+		return s.fromCache(ctx, p.ProfileID, q, rng, scoped)
+	}
+	nearKey := cacheKey(p.ProfileID, q.typ, q.options, rng.String(), nearVersions)
+	if val, ok, err := s.near.Get(ctx, nearKey); err == nil && ok {
+		if res, ok := decodeCached(val, q.tags); ok {
+			return res, nil
+		}
+	}
+	res, err := s.fromCache(ctx, p.ProfileID, q, rng, scoped)
+	if err != nil {
+		return nil, err
+	}
+	// Never past the shared entry's own expiry.
+	ttl := min(s.cfg.NearTTL, q.ttl-s.now().Sub(res.AsOf))
+	if ttl > 0 {
+		_ = s.near.Set(ctx, nearKey, encodeCached(res), ttl)
+	}
+	return res, nil
+}
+
+// fromCache answers from the shared cache, or computes and caches.
+func (s *Service) fromCache(ctx context.Context, profileID string, q resolved, rng timerange.Range, scoped []string) (*Result, error) {
 	key := ""
 	if s.cache != nil {
 		versions, err := s.cache.TagVersions(ctx, scoped)
 		if err != nil {
 			s.warn.Printf(s.log, "card cache unavailable; answering uncached", "error", err)
 		} else {
-			key = cacheKey(p.ProfileID, q.typ, q.options, rng.String(), versions)
+			key = cacheKey(profileID, q.typ, q.options, rng.String(), versions)
 			val, ok, err := s.cache.Get(ctx, key)
 			switch {
 			case err != nil:

@@ -60,6 +60,11 @@ type Config struct {
 	// WriteTimeout ends a stream whose client stopped reading (the socket
 	// is full), so a dead peer cannot pin a handler until TCP gives up.
 	WriteTimeout time.Duration
+	// BeforeDeliver, when set, sees every event before any browser does,
+	// on the hub's single reader: the app invalidates this process's near
+	// card cache there, so a page refreshing a card on the event never
+	// reads what the event made stale.
+	BeforeDeliver func(bus.Event)
 }
 
 func (c Config) withDefaults() Config {
@@ -200,6 +205,9 @@ func (h *Hub) Streams() int {
 func (h *Hub) feed(ch <-chan bus.Event) {
 	defer close(h.fed)
 	for ev := range ch {
+		if h.cfg.BeforeDeliver != nil {
+			h.cfg.BeforeDeliver(ev)
+		}
 		frame, err := render(ev)
 		if err != nil {
 			h.log.Warn("event not sent to browsers", "topic", ev.Topic, "id", ev.ID, "error", err)
