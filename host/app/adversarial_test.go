@@ -22,6 +22,7 @@ import (
 	"github.com/puod/puod/host/auditapi"
 	"github.com/puod/puod/host/auth"
 	"github.com/puod/puod/host/identity"
+	"github.com/puod/puod/host/store"
 )
 
 // opSpec is what the adversarial suite must know about one operation of
@@ -46,7 +47,8 @@ type opSpec struct {
 	// viewers included. Write operations of viewers need a reason.
 	anyMember string
 	// resource names what the path parameter refers to: "source", "token",
-	// "user" or "dashboard" (objects the suite creates in profile A), or "" for a type
+	// "user", "dashboard", "alert_rule", "alert" or "silence" (objects the
+	// suite creates in profile A), or "" for a type
 	// the suite cannot create yet (then only unknown ids are tried).
 	resource string
 	// body returns a valid request body; nil for operations without one.
@@ -160,6 +162,28 @@ var operations = map[string]opSpec{
 	"POST /api/v1/dashboards/import": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
 		return dashboardBody(f.unique("imported"))
 	}},
+
+	"GET /api/v1/alert-rules": {role: identity.RoleViewer},
+	"POST /api/v1/alert-rules": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return alertRuleBody(f.unique("rule"))
+	}},
+	"GET /api/v1/alert-rules/:id": {role: identity.RoleViewer, resource: "alert_rule"},
+	"PUT /api/v1/alert-rules/:id": {role: identity.RoleEditor, resource: "alert_rule", body: func(t testing.TB, f *fixture) map[string]any {
+		b := alertRuleBody(f.unique("renamed-rule"))
+		b["revision"] = f.ruleRevision(t, f.own["alert_rule"])
+		return b
+	}},
+	"DELETE /api/v1/alert-rules/:id": {role: identity.RoleEditor, resource: "alert_rule"},
+	"GET /api/v1/alerts": {role: identity.RoleViewer, listKey: "alerts", filters: map[string][]string{
+		"state": {"state"}, "rule_id": {"rule_id"},
+	}},
+	// The fixture stores firing alerts of A the way the engine does.
+	"POST /api/v1/alerts/:id/ack": {role: identity.RoleEditor, resource: "alert"},
+	"GET /api/v1/silences":        {role: identity.RoleViewer},
+	"POST /api/v1/silences": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return silenceBody(f.unique("pipeline"))
+	}},
+	"DELETE /api/v1/silences/:id": {role: identity.RoleEditor, resource: "silence"},
 
 	// Server-Sent Events of the caller's profile; Last-Event-ID is a
 	// parameter the SQL metacharacters are sent in.
@@ -476,6 +500,32 @@ func (f *fixture) dashboardVersion(t testing.TB, id string) int64 {
 	return d.Version
 }
 
+// alertRuleBody is a valid alert rule with the given name.
+func alertRuleBody(name string) map[string]any {
+	return map[string]any{"name": name, "severity": "warning", "labels": map[string]any{"team": "suite"},
+		"selector":    map[string]any{"pipeline": "ETL_*"},
+		"condition":   map[string]any{"duration_above": map[string]any{"threshold": "5m"}},
+		"for":         "1m",
+		"annotations": map[string]any{"summary": "{{.Pipeline.Name}} took {{.Value}}"},
+		"sinks":       []any{"slack-suite"}}
+}
+
+// silenceBody is a valid silence muting one pipeline for an hour.
+func silenceBody(pipeline string) map[string]any {
+	return map[string]any{"matchers": []any{map[string]any{"name": "pipeline", "op": "=", "value": pipeline}},
+		"ends_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "comment": "suite maintenance"}
+}
+
+// ruleRevision reads the current revision of an alert rule of A.
+func (f *fixture) ruleRevision(t testing.TB, id string) int64 {
+	t.Helper()
+	var r struct {
+		Revision int64 `json:"revision"`
+	}
+	must(t, f.e.do(t, req{method: "GET", path: "/api/v1/alert-rules/" + id, token: f.admin}), http.StatusOK).json(t, &r)
+	return r.Revision
+}
+
 // revision reads the current revision of a source of A.
 func (f *fixture) revision(t testing.TB, id string) int64 {
 	t.Helper()
@@ -604,9 +654,36 @@ func newFixture(t *testing.T, e *testEnv) *fixture {
 	f.foreign["dashboard"] = createDashboard("alpha-dashboard")
 	f.own["dashboard"] = createDashboard("target-dashboard")
 
+	// Alert rules of A, each with a firing alert stored the way the
+	// engine stores them (the API creates alerts no other way), and
+	// silences of A.
+	createRule := func(name string) (ruleID, alertID string) {
+		var r struct {
+			ID string `json:"id"`
+		}
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/alert-rules", token: f.editor, body: alertRuleBody(name)}), http.StatusCreated).json(t, &r)
+		ctxA := identity.With(t.Context(), identity.Principal{UserID: f.adminID, ProfileID: f.profileA, Role: identity.RoleAdmin})
+		if err := e.app.Store().AlertStates().Save(ctxA, []store.AlertState{{RuleID: r.ID, Fingerprint: "fp-" + name, State: "firing",
+			Labels: map[string]string{"pipeline": "ETL_" + name}, Since: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID, r.ID + ":fp-" + name
+	}
+	f.foreign["alert_rule"], f.foreign["alert"] = createRule("alpha-alert-rule")
+	f.own["alert_rule"], f.own["alert"] = createRule("target-alert-rule")
+	createSilence := func(pipeline string) string {
+		var s struct {
+			ID string `json:"id"`
+		}
+		must(t, e.do(t, req{method: "POST", path: "/api/v1/silences", token: f.editor, body: silenceBody(pipeline)}), http.StatusCreated).json(t, &s)
+		return s.ID
+	}
+	f.foreign["silence"] = createSilence("alpha-silenced-pipeline")
+	f.own["silence"] = createSilence("target-silenced-pipeline")
+
 	f.secretsOfA = []string{f.profileA, "alpha-dashboard", "alpha-source", "alpha-greeting", "alpha-secret-value", "alpha-token",
 		"alice-of-alpha", f.apiAdmin, f.apiViewer, f.apiEditor[f.profileA], f.webhookSecret[f.profileA],
-		alphaRunID, "alpha-lineage-job"}
+		alphaRunID, "alpha-lineage-job", "alpha-alert-rule", "alpha-silenced-pipeline"}
 	return f
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/puod/puod/host/alertapi"
 	"github.com/puod/puod/host/api"
 	"github.com/puod/puod/host/audit"
 	"github.com/puod/puod/host/auditapi"
@@ -70,6 +71,9 @@ type App struct {
 	// dashboards provisions dashboards-as-code; ProvisionProfile is what a
 	// new profile needs.
 	dashboards *dashboards.Provisioner
+	// alerts serves alert rules, alerts and silences; its LoadRules loads
+	// rules as code.
+	alerts *alertapi.Service
 }
 
 // New opens the store (migrating it), sets up keys, authentication and the
@@ -183,6 +187,10 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		return nil, err
 	}
 	dashboards.Register(a.api, dashSvc, rec)
+	if a.alerts, err = alertapi.New(log, a.db, a.bus); err != nil {
+		return nil, err
+	}
+	alertapi.Register(a.api, a.alerts, rec)
 	// Dashboards-as-code go into every profile before the first request.
 	if a.dashboards, err = dashboards.NewProvisioner(dashboards.ProvisionConfig{Dir: cfg.DashboardsDir}, log, a.db, a.bus, rec); err != nil {
 		return nil, err
