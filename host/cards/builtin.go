@@ -19,12 +19,17 @@ type builtinOptions struct {
 	Bucket          string `json:"bucket"`
 	Top             int    `json:"top"`
 	RunsPerPipeline int    `json:"runs_per_pipeline"`
+	Severity        string `json:"severity"`
+	IncludePending  bool   `json:"include_pending"`
 }
 
 // builtinTags says which tags a built-in card reads: the narrowest of
-// pipeline, source or every run of the profile its options allow.
+// pipeline, source or every run of the profile its options allow; alerts
+// for the firing-alerts card.
 func builtinTags(typ string, o builtinOptions) []string {
 	switch typ {
+	case TypeFiringAlerts:
+		return []string{"alerts"}
 	case TypeRecentFailures, TypeDurationTrend, TypeSuccessRate:
 		if o.PipelineID != "" {
 			return []string{"pipeline:" + o.PipelineID}
@@ -118,6 +123,12 @@ func (s *Service) queryBuiltin(ctx context.Context, typ string, o builtinOptions
 			return nil, err
 		}
 		return gridFrame(rows), nil
+	case TypeFiringAlerts:
+		rows, err := cards.FiringAlerts(ctx, store.FiringAlertFilter{Severity: o.Severity, IncludePending: o.IncludePending}, orDefault(o.Limit, 20))
+		if err != nil {
+			return nil, err
+		}
+		return firingAlertsFrame(rows), nil
 	}
 	return nil, fmt.Errorf("built-in card type %q has no query", typ)
 }
@@ -348,4 +359,36 @@ func gridFrame(rows []store.GridPipeline) *sdk.Frame {
 		}
 	}
 	return sdk.NewFrame("status_grid", sdk.FrameStatusGrid, pipeline, position, started, runID, state, dur, pipelineID)
+}
+
+// firingAlertsFrame is a table of alerts, newest first, in the columns a
+// person reads: since when, which rule, how severe, which pipeline or
+// series, its value, who acknowledged it; the alert id comes last, for a
+// click to open the alert.
+func firingAlertsFrame(rows []store.FiringAlert) *sdk.Frame {
+	since := sdk.TimeField("since").WithLabel("Since")
+	rule := sdk.StringField("rule").WithLabel("Rule")
+	severity := sdk.StringField("severity").WithLabel("Severity")
+	series := sdk.StringField("series").WithLabel("Pipeline / series")
+	value := sdk.FloatField("value").WithLabel("Value")
+	acked := sdk.StringField("acknowledged_by").WithLabel("Acknowledged by")
+	alertID := sdk.StringField("alert_id").WithLabel("Alert")
+	for _, r := range rows {
+		_ = since.Append(r.Since)
+		_ = rule.Append(r.RuleName)
+		_ = severity.Append(r.Severity)
+		s := r.Labels["pipeline"]
+		if s == "" {
+			s = r.Labels["series"]
+		}
+		appendNullable(series, s != "", s)
+		var v float64
+		if r.Value != nil {
+			v = *r.Value
+		}
+		appendNullable(value, r.Value != nil, v)
+		appendNullable(acked, r.AcknowledgedByName != "", r.AcknowledgedByName)
+		_ = alertID.Append(r.ID)
+	}
+	return sdk.NewFrame("firing_alerts", sdk.FrameTable, since, rule, severity, series, value, acked, alertID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -68,10 +69,40 @@ func runTags(ev bus.Event, rc bus.RunChanged) []string {
 	return out
 }
 
-// Invalidate bumps the tags of run.changed events at once, in one Bump.
-// The collector calls it before it publishes them, so a page that
-// refreshes a card on the event never reads the entry the event made
-// stale, whichever replica serves it.
+// invalidatingTopics are the topics whose events invalidate cached cards.
+var invalidatingTopics = []string{bus.TopicRunChanged, bus.TopicAlertChanged}
+
+// errNoProfile: an event that names no profile invalidates nothing.
+var errNoProfile = errors.New("event names no profile")
+
+// tagsOf are the profile-scoped tags an event invalidates: run.changed →
+// runs, source:S and pipeline:P; alert.changed (an alert's state or
+// acknowledgement, or a rule, changed) → alerts. Other topics invalidate
+// nothing.
+func tagsOf(ev bus.Event) ([]string, error) {
+	switch ev.Topic {
+	case bus.TopicRunChanged:
+		var rc bus.RunChanged
+		if err := ev.Decode(&rc); err != nil {
+			return nil, err
+		}
+		if ev.ProfileID == "" {
+			return nil, errNoProfile
+		}
+		return runTags(ev, rc), nil
+	case bus.TopicAlertChanged:
+		if ev.ProfileID == "" {
+			return nil, errNoProfile
+		}
+		return []string{ev.ProfileID + ":alerts"}, nil
+	}
+	return nil, nil
+}
+
+// Invalidate bumps the tags of run.changed and alert.changed events at
+// once, in one Bump. The collector calls it before it publishes run
+// changes, so a page that refreshes a card on the event never reads the
+// entry the event made stale, whichever replica serves it.
 func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
 	if s.cache == nil {
 		return
@@ -92,9 +123,10 @@ func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
 	s.bumps.Add(1)
 }
 
-// InvalidateLocal invalidates the near cache only, for run changes that
-// another replica ingested (and invalidated in the shared cache). The app
-// calls it for every event before the event reaches a browser.
+// InvalidateLocal invalidates the near cache only, for run and alert
+// changes that another replica handled (and invalidated in the shared
+// cache). The app calls it for every event before the event reaches a
+// browser.
 func (s *Service) InvalidateLocal(events ...bus.Event) {
 	if s.near == nil {
 		return
@@ -105,20 +137,17 @@ func (s *Service) InvalidateLocal(events ...bus.Event) {
 	}
 }
 
-// eventTags are the distinct profile-scoped tags of the run.changed
-// events among events.
+// eventTags are the distinct profile-scoped tags of the run.changed and
+// alert.changed events among events.
 func eventTags(events []bus.Event) []string {
 	seen := map[string]bool{}
 	var tags []string
 	for _, ev := range events {
-		if ev.Topic != bus.TopicRunChanged {
+		evTags, err := tagsOf(ev)
+		if err != nil {
 			continue
 		}
-		var rc bus.RunChanged
-		if err := ev.Decode(&rc); err != nil || ev.ProfileID == "" {
-			continue
-		}
-		for _, t := range runTags(ev, rc) {
+		for _, t := range evTags {
 			if !seen[t] {
 				seen[t] = true
 				tags = append(tags, t)
@@ -131,7 +160,8 @@ func eventTags(events []bus.Event) []string {
 // maxBumpBatch bounds how many events are folded into one Bump.
 const maxBumpBatch = 1000
 
-// invalidate bumps the tags of every run.changed event until events is
+// invalidate bumps the tags of every run.changed and alert.changed event
+// until events is
 // closed. Events already waiting are folded into one Bump (an ingest batch
 // publishes hundreds at once, mostly for the same tags).
 func (s *Service) invalidate(events <-chan bus.Event) {
@@ -140,12 +170,12 @@ func (s *Service) invalidate(events <-chan bus.Event) {
 		seen := map[string]bool{}
 		var tags []string
 		add := func(ev bus.Event) {
-			var rc bus.RunChanged
-			if err := ev.Decode(&rc); err != nil || ev.ProfileID == "" {
-				s.warn.Printf(s.log, "run.changed event without a usable payload; cards of its profile stay cached until their TTL", "event", ev.ID, "error", err)
+			evTags, err := tagsOf(ev)
+			if err != nil {
+				s.warn.Printf(s.log, "event without a usable payload; cards of its profile stay cached until their TTL", "topic", ev.Topic, "event", ev.ID, "error", err)
 				return
 			}
-			for _, t := range runTags(ev, rc) {
+			for _, t := range evTags {
 				if !seen[t] {
 					seen[t] = true
 					tags = append(tags, t)

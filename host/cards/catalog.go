@@ -18,6 +18,7 @@ const (
 	TypeSuccessRate       = "puod.success_rate"
 	TypeRunsBySource      = "puod.runs_by_source"
 	TypeStatusGrid        = "puod.status_grid"
+	TypeFiringAlerts      = "puod.firing_alerts"
 )
 
 // Option bounds of the built-in card types.
@@ -86,6 +87,16 @@ var builtinTypes = []api.CardType{
 			`"runs_per_pipeline": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "title": "Runs per pipeline"}`,
 			`"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20, "title": "Pipelines", "description": "Most pipelines shown."}`),
 		DefaultSize: &api.CardSize{W: 6, H: 4},
+	},
+	{
+		Type: TypeFiringAlerts, PluginID: BuiltinPluginID, Title: "Firing alerts",
+		Description:   "The alerts firing now (and pending ones if asked), newest first: since when, which rule, its severity, the pipeline or series, the value and who acknowledged it. The time range does not apply: alerts are current state.",
+		Visualization: "table",
+		OptionsSchema: optionsSchema(
+			`"severity": {"enum": ["info", "warning", "critical"], "title": "Severity", "description": "Only the alerts of rules of this severity."}`,
+			`"include_pending": {"type": "boolean", "default": false, "title": "Include pending", "description": "Also show alerts whose condition holds but has not lasted long enough to fire."}`,
+			`"limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20, "title": "Rows", "description": "Most alerts shown."}`),
+		DefaultSize: &api.CardSize{W: 12, H: 5},
 	},
 }
 

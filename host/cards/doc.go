@@ -9,9 +9,10 @@
 //
 // Cache: a result is stored under a key made of the profile, the card
 // type, the canonical options, the time range's text and the current
-// versions of the tags the card reads (runs, source:S, pipeline:P, all
-// scoped by profile). A run.changed event bumps its profile's runs,
-// source and pipeline tags, so every entry that read them is skipped from
+// versions of the tags the card reads (runs, source:S, pipeline:P,
+// alerts, all scoped by profile). A run.changed event bumps its profile's
+// runs, source and pipeline tags, an alert.changed its alerts tag, so
+// every entry that read them is skipped from
 // then on: O(1) invalidation, the same on the in-memory cache and Redis.
 // Cache failures never fail a query: it is answered uncached.
 //

@@ -81,11 +81,12 @@ type Deps struct {
 	// Near, when set, is an in-process cache in front of a shared Cache
 	// (Redis): a hit costs no round trip. Its tags are bumped by
 	// Invalidate and InvalidateLocal, which the app calls for every
-	// run.changed of any replica before the event reaches a browser, and
-	// its entries live NearTTL at most, which bounds the staleness an
+	// run.changed and alert.changed of any replica before the event
+	// reaches a browser, and its entries live NearTTL at most, which bounds the staleness an
 	// event lost between replicas can cause.
 	Near Cache
-	// Bus, when set with Cache, drives invalidation (run.changed).
+	// Bus, when set with Cache, drives invalidation (run.changed,
+	// alert.changed).
 	Bus bus.Bus
 	// Plugins may be nil: plugin card types are then unavailable.
 	Plugins Plugins
@@ -118,7 +119,7 @@ type Service struct {
 }
 
 // New builds the service and, with a cache and a bus, starts invalidating
-// cached cards on run.changed events until Close.
+// cached cards on run.changed and alert.changed events until Close.
 func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 	if deps.DB == nil {
 		return nil, errors.New("cards: a store is required")
@@ -130,7 +131,7 @@ func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, near: deps.Near, plugins: deps.Plugins,
 		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, done: make(chan struct{}), metrics: newMetrics(deps.Metrics)}
 	if s.cache != nil && deps.Bus != nil {
-		events, cancel := deps.Bus.Subscribe(bus.TopicRunChanged)
+		events, cancel := deps.Bus.Subscribe(invalidatingTopics...)
 		s.stopWatch = cancel
 		go s.invalidate(events)
 	} else {
@@ -168,7 +169,7 @@ type Result struct {
 	AsOf time.Time
 	// Cached says the frame came from the cache.
 	Cached bool
-	// Tags are what the card read (runs, source:S, pipeline:P).
+	// Tags are what the card read (runs, source:S, pipeline:P, alerts).
 	Tags []string
 
 	asOfText string

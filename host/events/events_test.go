@@ -246,7 +246,7 @@ func TestEvents_deliversOwnProfileOnly(t *testing.T) {
 		{bus.TopicRunChanged, bus.RunChanged{SourceID: "S", RunID: "r2", State: "running"}, []string{"runs", "source:S"}},
 		{bus.TopicDashboardChanged, map[string]any{"dashboard_id": "d1", "version": 2}, []string{"dashboard:d1"}},
 		{bus.TopicMetricAppended, bus.MetricAppended{Series: []string{"sales"}, Points: 1}, []string{"metrics"}},
-		{bus.TopicAlertChanged, map[string]any{"alert_id": "a1"}, []string{"alert.changed"}},
+		{bus.TopicAlertChanged, map[string]any{"alert_id": "a1"}, []string{"alerts", "alert.changed"}},
 		{bus.TopicExportChanged, map[string]any{"export_id": "x1"}, []string{"export.changed"}},
 	}
 	for _, c := range cases {

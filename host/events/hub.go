@@ -400,7 +400,8 @@ func render(ev bus.Event) ([]byte, error) {
 // Tags are the cache tags an event invalidates (profile-scoped: the
 // browser only sees its own profile's events): run.changed → runs,
 // source:<id>, pipeline:<id>; dashboard.changed → dashboard:<id>;
-// metric.appended → metrics; any other topic → its name.
+// metric.appended → metrics; alert.changed → alerts (and its name, as
+// before); any other topic → its name.
 func Tags(ev bus.Event) []string {
 	switch ev.Topic {
 	case bus.TopicRunChanged:
@@ -425,6 +426,8 @@ func Tags(ev bus.Event) []string {
 		return []string{bus.TopicDashboardChanged}
 	case bus.TopicMetricAppended:
 		return []string{"metrics"}
+	case bus.TopicAlertChanged:
+		return []string{"alerts", bus.TopicAlertChanged}
 	}
 	return []string{ev.Topic}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -525,6 +526,123 @@ func (r *Cards) Sources(ctx context.Context) ([]SourceRef, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list source names: %w", err)
+	}
+	return out, nil
+}
+
+// Alert states a firing-alerts card shows.
+const (
+	alertStatePending = "pending"
+	alertStateFiring  = "firing"
+)
+
+// FiringAlertFilter narrows FiringAlerts. Empty Severity selects every
+// severity.
+type FiringAlertFilter struct {
+	// Severity is a rule severity (info, warning, critical).
+	Severity string
+	// IncludePending adds the pending alerts to the firing ones.
+	IncludePending bool
+}
+
+// FiringAlert is one alert (a series of a rule) that is firing or pending.
+type FiringAlert struct {
+	// ID is "<rule id>:<fingerprint>", the alert's id in the alerts API.
+	ID          string
+	RuleID      string
+	RuleName    string
+	Fingerprint string
+	// Severity is the rule's (its label when the rule does not say).
+	Severity string
+	State    string
+	Labels   map[string]string
+	// Value is the series' last value, when it is a number.
+	Value *float64
+	Since time.Time
+	// AcknowledgedBy is the user id of who acknowledged the episode, and
+	// AcknowledgedByName their username (the id when the user is gone);
+	// both empty when nobody did.
+	AcknowledgedBy, AcknowledgedByName string
+}
+
+// FiringAlerts returns the caller's alerts that are firing (and pending
+// when f asks), the latest to enter its state first, at most limit. Only
+// current states are read, so no time range applies; their count follows
+// the series of the profile's rules, which the engine bounds.
+func (r *Cards) FiringAlerts(ctx context.Context, f FiringAlertFilter, limit int) ([]FiringAlert, error) {
+	const op = "firing alerts"
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("%s: %w: limit must be positive", op, ErrInvalid)
+	}
+	states := `(?)`
+	args := []any{p.ProfileID, alertStateFiring}
+	if f.IncludePending {
+		states = `(?, ?)`
+		args = append(args, alertStatePending)
+	}
+	q := `SELECT st.rule_id, st.fingerprint, st.state, st.labels_json, st.value, st.since, st.acknowledged_by,
+			COALESCE(u.username, ''), r.name, r.spec_json
+		FROM alert_states st
+		JOIN alert_rules r ON r.profile_id = st.profile_id AND r.id = st.rule_id
+		LEFT JOIN users u ON u.id = st.acknowledged_by
+		WHERE st.profile_id = ? AND st.state IN ` + states + `
+		ORDER BY st.since DESC, r.name, st.rule_id, st.fingerprint`
+	if f.Severity == "" {
+		// The severity is inside the rule's JSON, filtered below; without
+		// it the database can stop at limit.
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := query(ctx, r.db.x, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []FiringAlert
+	for len(out) < limit && rows.Next() {
+		var (
+			a            FiringAlert
+			labels, spec string
+			value        sql.NullFloat64
+		)
+		if err := rows.Scan(&a.RuleID, &a.Fingerprint, &a.State, &labels, &value, timeDest{&a.Since}, &a.AcknowledgedBy,
+			&a.AcknowledgedByName, &a.RuleName, &spec); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, mapErr(err))
+		}
+		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+			return nil, fmt.Errorf("%s: alert %s:%s: labels: %w", op, a.RuleID, a.Fingerprint, err)
+		}
+		if a.Labels == nil {
+			a.Labels = map[string]string{}
+		}
+		var rule struct {
+			Severity string `json:"severity"`
+		}
+		if json.Unmarshal([]byte(spec), &rule) == nil {
+			a.Severity = rule.Severity
+		}
+		if a.Severity == "" {
+			a.Severity = a.Labels["severity"]
+		}
+		if f.Severity != "" && a.Severity != f.Severity {
+			continue
+		}
+		if value.Valid {
+			v := value.Float64
+			a.Value = &v
+		}
+		if a.AcknowledgedBy != "" && a.AcknowledgedByName == "" {
+			a.AcknowledgedByName = a.AcknowledgedBy
+		}
+		a.ID = a.RuleID + ":" + a.Fingerprint
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapErr(err))
 	}
 	return out, nil
 }

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,4 +364,116 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// seedAlerts makes rules and alert states in profile A (and a firing
+// alert in profile B) and returns the alert ids by short name.
+func seedAlerts(t *testing.T, db *store.DB, ctx, ctxB context.Context) map[string]string {
+	t.Helper()
+	rule := func(ctx context.Context, name, severity string) string {
+		r, err := db.AlertRules().Create(ctx, store.AlertRuleInput{Name: name, Kind: "threshold", Enabled: true,
+			Spec: []byte(`{"name":"` + name + `","severity":"` + severity + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	disk, slow, info := rule(ctx, "Disk full", "critical"), rule(ctx, "Slow ETL", "warning"), rule(ctx, "Info rule", "info")
+	v := func(f float64) *float64 { return &f }
+	st := func(ruleID, fp, state string, since time.Duration, labels map[string]string, value *float64) store.AlertState {
+		return store.AlertState{RuleID: ruleID, Fingerprint: fp, State: state, Labels: labels, Value: value, Since: cardT0.Add(since)}
+	}
+	if err := db.AlertStates().Save(ctx, []store.AlertState{
+		st(disk, "a", "firing", 3*time.Hour, map[string]string{"pipeline": "etl", "series": "ignored"}, v(95)),
+		st(slow, "b", "firing", 5*time.Hour, map[string]string{"series": "sales"}, nil),
+		st(slow, "c", "pending", 6*time.Hour, nil, v(2)),
+		st(info, "d", "firing", time.Hour, map[string]string{"pipeline": "load"}, v(1.5)),
+		st(info, "g", "firing", 3*time.Hour, nil, nil), // same since as a: after it by rule name
+		st(disk, "e", "normal", 7*time.Hour, nil, nil),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AlertStates().Acknowledge(ctx, disk, "a", cardT0.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	secret := rule(ctxB, "Secret of B", "critical")
+	if err := db.AlertStates().Save(ctxB, []store.AlertState{st(secret, "x", "firing", 9*time.Hour, nil, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"a": disk + ":a", "b": slow + ":b", "c": slow + ":c", "d": info + ":d", "g": info + ":g", "x": secret + ":x"}
+}
+
+func TestCards_firingAlerts(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := storetest.Tenant(t, db, "a", identity.RoleEditor)
+		ctxB := storetest.Tenant(t, db, "b", identity.RoleEditor)
+		ids := seedAlerts(t, db, ctx, ctxB)
+
+		cases := []struct {
+			name  string
+			f     store.FiringAlertFilter
+			limit int
+			want  []string // short names, in order
+		}{
+			{"firing, newest first", store.FiringAlertFilter{}, 20, []string{"b", "a", "g", "d"}},
+			{"with pending", store.FiringAlertFilter{IncludePending: true}, 20, []string{"c", "b", "a", "g", "d"}},
+			{"limit", store.FiringAlertFilter{IncludePending: true}, 2, []string{"c", "b"}},
+			{"critical", store.FiringAlertFilter{Severity: "critical"}, 20, []string{"a"}},
+			{"warning", store.FiringAlertFilter{Severity: "warning"}, 20, []string{"b"}},
+			{"warning with pending", store.FiringAlertFilter{Severity: "warning", IncludePending: true}, 20, []string{"c", "b"}},
+			{"info, limit after the filter", store.FiringAlertFilter{Severity: "info"}, 1, []string{"g"}},
+			{"critical with pending", store.FiringAlertFilter{Severity: "critical", IncludePending: true}, 20, []string{"a"}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := db.Cards().FiringAlerts(ctx, tc.f, tc.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var gotIDs, wantIDs []string
+				for _, a := range got {
+					gotIDs = append(gotIDs, a.ID)
+				}
+				for _, w := range tc.want {
+					wantIDs = append(wantIDs, ids[w])
+				}
+				if strings.Join(gotIDs, " ") != strings.Join(wantIDs, " ") {
+					t.Errorf("got %v, want %v", gotIDs, wantIDs)
+				}
+			})
+		}
+
+		got, err := db.Cards().FiringAlerts(ctx, store.FiringAlertFilter{IncludePending: true}, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]store.FiringAlert{}
+		for _, a := range got {
+			byID[a.ID] = a
+		}
+		a := byID[ids["a"]]
+		if a.RuleName != "Disk full" || a.Severity != "critical" || a.State != "firing" || a.Labels["pipeline"] != "etl" ||
+			a.Value == nil || *a.Value != 95 || !a.Since.Equal(cardT0.Add(3*time.Hour)) ||
+			a.AcknowledgedBy == "" || a.AcknowledgedByName != "a-editor" || a.Fingerprint != "a" {
+			t.Errorf("alert a: %+v", a)
+		}
+		if b := byID[ids["b"]]; b.Value != nil || b.AcknowledgedBy != "" || b.AcknowledgedByName != "" || b.Labels["series"] != "sales" || b.Severity != "warning" {
+			t.Errorf("alert b: %+v", b)
+		}
+		if c := byID[ids["c"]]; c.State != "pending" || c.Labels == nil {
+			t.Errorf("alert c: %+v", c)
+		}
+
+		// Profile B sees its own alert only.
+		gotB, err := db.Cards().FiringAlerts(ctxB, store.FiringAlertFilter{IncludePending: true}, 20)
+		if err != nil || len(gotB) != 1 || gotB[0].ID != ids["x"] {
+			t.Errorf("profile B: %+v, %v", gotB, err)
+		}
+		if _, err := db.Cards().FiringAlerts(context.Background(), store.FiringAlertFilter{}, 20); err == nil {
+			t.Error("no principal: want an error")
+		}
+		if _, err := db.Cards().FiringAlerts(ctx, store.FiringAlertFilter{}, 0); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("limit 0: %v, want ErrInvalid", err)
+		}
+	})
 }
