@@ -18,10 +18,12 @@ const DashboardPage = lazy(() => import("./pages/DashboardPage"));
 /** What `/` opens: the dashboard provisioned from dashboards/pipelines-overview.json. */
 export const HOME = "/dashboards/pipelines-overview";
 const RunsPage = lazy(() => import("./pages/RunsPage"));
+const AlertsPage = lazy(() => import("./pages/AlertsPage"));
 
 const nav = [
   { href: "/dashboards", label: "Dashboards" },
   { href: "/runs", label: "Runs" },
+  { href: "/alerts", label: "Alerts" },
   { href: "/sources", label: "Sources" },
   { href: "/plugins", label: "Plugins" },
   { href: "/catalog", label: "Card catalog" },
@@ -77,6 +79,7 @@ function NotFound() {
 
 function Page({ path }: { path: string }) {
   if (path === "/runs" || path === "/pipelines" || path.startsWith("/runs/")) return <RunsPage path={path} />;
+  if (path === "/alerts" || path.startsWith("/alerts/")) return <AlertsPage path={path} />;
   switch (path) {
     case "/plugins":
       return <PluginsPage />;

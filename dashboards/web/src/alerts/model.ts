@@ -1,0 +1,259 @@
+// Conversions between the alerting API and the pages: the alert list's
+// URL filters, and the rule editor's form ⇄ request body. The form keeps
+// text as typed; the body is built only from what the chosen condition
+// kind takes, so switching kinds never sends another kind's leftovers.
+
+import type { FieldProblem } from "../api/types";
+import type { AlertRule, AlertRuleInput, Condition, ConditionKind } from "./types";
+
+export const ALERT_STATES = ["pending", "firing", "resolved", "normal"] as const;
+
+export interface AlertFilters {
+  state?: string;
+  rule_id?: string;
+}
+
+export function parseAlertFilters(search: string): AlertFilters {
+  const p = new URLSearchParams(search);
+  const f: AlertFilters = {};
+  const state = p.get("state")?.trim();
+  if (state && (ALERT_STATES as readonly string[]).includes(state)) f.state = state;
+  const rule = p.get("rule_id")?.trim();
+  if (rule) f.rule_id = rule;
+  return f;
+}
+
+/** "?state=firing&rule_id=r1", or "": the same keys and order in the page URL and the API request. */
+export function alertFiltersToSearch(f: AlertFilters): string {
+  const p = new URLSearchParams();
+  if (f.state) p.set("state", f.state);
+  if (f.rule_id) p.set("rule_id", f.rule_id);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+export function alertsRequest(f: AlertFilters): string {
+  return `/api/v1/alerts${alertFiltersToSearch(f)}`;
+}
+
+/** The rule id part of an alert id ("<rule id>:<fingerprint>"). */
+export function ruleIdOfAlert(id: string): string {
+  const i = id.indexOf(":");
+  return i < 0 ? id : id.slice(0, i);
+}
+
+// ---- the rule editor ----
+
+export interface FieldDef {
+  name: string;
+  label: string;
+  help?: string;
+  placeholder?: string;
+  required?: boolean;
+  type?: "text" | "number" | "list" | "select";
+  options?: string[];
+}
+
+export const KINDS: { kind: ConditionKind; label: string; help: string; fields: FieldDef[] }[] = [
+  {
+    kind: "run_failed",
+    label: "Run failed",
+    help: "Fires after a run of a selected pipeline ends failed; a later successful run resolves it.",
+    fields: [{ name: "states", label: "Run states that count as failed", type: "list", placeholder: "failed, timed_out", help: "Comma-separated. Empty: failed and timed_out (a cancelled run is usually someone's decision)." }],
+  },
+  {
+    kind: "duration_above",
+    label: "Run slower than",
+    help: "Fires while the latest run took, or is taking, longer than the threshold.",
+    fields: [{ name: "threshold", label: "Threshold", required: true, placeholder: "5m", help: "A duration: 90s, 5m, 1h30m, 1d." }],
+  },
+  {
+    kind: "deadline",
+    label: "Not succeeded by a time",
+    help: "Fires when a selected pipeline has not succeeded by a time of day.",
+    fields: [
+      { name: "time", label: "Time of day", required: true, placeholder: "06:00", help: "HH:MM, 24-hour clock." },
+      { name: "time_zone", label: "Time zone", placeholder: "Europe/Lisbon", help: "An IANA zone name; default UTC. Daylight saving is followed." },
+      { name: "days", label: "Days", placeholder: "mon-fri", help: "A cron day-of-week field; default every day (*)." },
+      { name: "window", label: "Window", placeholder: "24h", help: "How far back a success counts; default since local midnight." },
+    ],
+  },
+  {
+    kind: "absence",
+    label: "No run within",
+    help: "Fires when a selected pipeline has had no run for the interval.",
+    fields: [{ name: "interval", label: "Interval", required: true, placeholder: "2h", help: "The longest acceptable gap between runs." }],
+  },
+  {
+    kind: "metric_threshold",
+    label: "Metric threshold",
+    help: "Compares an aggregate of a pushed business metric over a trailing window with a value. Metric rules select by series: leave the pipeline selector empty.",
+    fields: [
+      { name: "series", label: "Series", required: true, placeholder: "sales.orders", help: "A series key, or a glob (sales.*) to watch each matching series." },
+      { name: "window", label: "Window", required: true, placeholder: "1h" },
+      { name: "agg", label: "Aggregate", required: true, type: "select", options: ["avg", "max", "min", "sum", "count"] },
+      { name: "op", label: "Operator", required: true, type: "select", options: [">", ">=", "<", "<="] },
+      { name: "value", label: "Value", required: true, type: "number" },
+    ],
+  },
+  {
+    kind: "anomaly",
+    label: "Anomaly (reserved)",
+    help: "Reserved for anomaly detection: the server accepts it only once a detector is installed.",
+    fields: [
+      { name: "series", label: "Series", placeholder: "duration", help: "duration (run duration of the selected pipelines) or a metric series key." },
+      { name: "sensitivity", label: "Sensitivity", type: "number" },
+    ],
+  },
+];
+
+export type Pair = { key: string; value: string };
+
+export interface RuleForm {
+  name: string;
+  severity: string;
+  labels: Pair[];
+  source_ids: string;
+  pipeline: string;
+  pipeline_regex: string;
+  tags: string;
+  kind: ConditionKind;
+  /** The fields of every kind, as typed (kind → field → text). */
+  cond: Record<string, Record<string, string>>;
+  for: string;
+  annotations: Pair[];
+  sinks: string;
+  disabled: boolean;
+  /** What the form does not edit but must keep (an anomaly's params). */
+  keep?: { anomalyParams?: Record<string, unknown> };
+}
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+const pairs = (o: Record<string, string> | undefined): Pair[] => Object.entries(o ?? {}).map(([key, value]) => ({ key, value }));
+
+export function emptyRuleForm(): RuleForm {
+  return {
+    name: "",
+    severity: "warning",
+    labels: [],
+    source_ids: "",
+    pipeline: "",
+    pipeline_regex: "",
+    tags: "",
+    kind: "run_failed",
+    cond: { metric_threshold: { agg: "avg", op: ">" } },
+    for: "",
+    annotations: [{ key: "summary", value: "" }],
+    sinks: "",
+    disabled: false,
+  };
+}
+
+function condKind(c: Condition): ConditionKind {
+  return (KINDS.find((k) => c[k.kind] !== undefined)?.kind ?? "run_failed") as ConditionKind;
+}
+
+export function ruleToForm(r: AlertRuleInput): RuleForm {
+  const f = emptyRuleForm();
+  const kind = condKind(r.condition ?? {});
+  const cond: RuleForm["cond"] = { ...f.cond };
+  const c = (r.condition?.[kind] ?? {}) as Record<string, unknown>;
+  const fields: Record<string, string> = {};
+  for (const d of KINDS.find((k) => k.kind === kind)!.fields) {
+    const v = c[d.name];
+    if (v === undefined || v === null) continue;
+    fields[d.name] = Array.isArray(v) ? v.join(", ") : String(v);
+  }
+  cond[kind] = { ...cond[kind], ...fields };
+  return {
+    name: r.name ?? "",
+    severity: r.severity ?? "warning",
+    labels: pairs(r.labels),
+    source_ids: (r.selector?.source_ids ?? []).join(", "),
+    pipeline: r.selector?.pipeline ?? "",
+    pipeline_regex: r.selector?.pipeline_regex ?? "",
+    tags: (r.selector?.tags ?? []).join(", "),
+    kind,
+    cond,
+    for: r.for ?? "",
+    annotations: pairs(r.annotations),
+    sinks: (r.sinks ?? []).join(", "),
+    disabled: !!r.disabled,
+    keep: kind === "anomaly" && r.condition.anomaly?.params ? { anomalyParams: r.condition.anomaly.params } : undefined,
+  };
+}
+
+function pairsToObject(ps: Pair[]): Record<string, string> | undefined {
+  const o: Record<string, string> = {};
+  for (const p of ps) if (p.key.trim()) o[p.key.trim()] = p.value;
+  return Object.keys(o).length ? o : undefined;
+}
+
+/** The request body of the form: only the chosen kind's condition, empty optional fields left out. */
+export function formToBody(f: RuleForm): AlertRuleInput {
+  const def = KINDS.find((k) => k.kind === f.kind)!;
+  const typed = f.cond[f.kind] ?? {};
+  const c: Record<string, unknown> = {};
+  for (const d of def.fields) {
+    const raw = (typed[d.name] ?? "").trim();
+    if (!raw) continue;
+    if (d.type === "list") c[d.name] = list(raw);
+    else if (d.type === "number") c[d.name] = Number(raw);
+    else c[d.name] = raw;
+  }
+  if (f.kind === "anomaly" && f.keep?.anomalyParams) c.params = f.keep.anomalyParams;
+  const selector = {
+    ...(list(f.source_ids).length ? { source_ids: list(f.source_ids) } : {}),
+    ...(f.pipeline.trim() ? { pipeline: f.pipeline.trim() } : {}),
+    ...(f.pipeline_regex.trim() ? { pipeline_regex: f.pipeline_regex.trim() } : {}),
+    ...(list(f.tags).length ? { tags: list(f.tags) } : {}),
+  };
+  const body: AlertRuleInput = {
+    name: f.name.trim(),
+    severity: f.severity,
+    condition: { [f.kind]: c } as Condition,
+    sinks: list(f.sinks),
+  };
+  const labels = pairsToObject(f.labels);
+  if (labels) body.labels = labels;
+  if (Object.keys(selector).length) body.selector = selector;
+  if (f.for.trim()) body.for = f.for.trim();
+  const annotations = pairsToObject(f.annotations);
+  if (annotations) body.annotations = annotations;
+  if (f.disabled) body.disabled = true;
+  return body;
+}
+
+/**
+ * Server problems by the form's own pointers. A pointer into a list
+ * (/selector/tags/1, /sinks/0) belongs to the list's input; the rest are
+ * returned as unplaced so the form lists them at the top.
+ */
+export function placeProblems(problems: FieldProblem[], known: (pointer: string) => boolean): { byField: Map<string, string[]>; unplaced: FieldProblem[] } {
+  const byField = new Map<string, string[]>();
+  const unplaced: FieldProblem[] = [];
+  for (const p of problems) {
+    let ptr = p.field || "";
+    if (!known(ptr)) {
+      const parent = ptr.replace(/\/\d+$/, "");
+      if (parent !== ptr && known(parent)) ptr = parent;
+    }
+    if (!ptr || !known(ptr)) {
+      unplaced.push(p);
+      continue;
+    }
+    byField.set(ptr, [...(byField.get(ptr) ?? []), p.message]);
+  }
+  return { byField, unplaced };
+}
+
+export function isEditor(role: string | undefined): boolean {
+  return role === "editor" || role === "admin";
+}
+
+export type { AlertRule };

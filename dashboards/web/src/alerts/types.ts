@@ -1,0 +1,90 @@
+// Shapes of the alerting API (host/api/openapi/alerts.yaml).
+
+export type AlertState = "normal" | "pending" | "firing" | "resolved";
+export type Severity = "info" | "warning" | "critical";
+
+export interface AlertTransition {
+  rule_id: string;
+  fingerprint: string;
+  seq: number;
+  from: string;
+  to: string;
+  at: string;
+  value?: string;
+  reason?: string;
+}
+
+export interface Alert {
+  id: string;
+  rule_id: string;
+  rule_name: string;
+  severity: string;
+  fingerprint: string;
+  state: AlertState | (string & {});
+  labels: Record<string, string>;
+  value?: string;
+  since: string;
+  active_since?: string;
+  last_eval_at?: string;
+  acknowledged_by?: string;
+  acknowledged_at?: string;
+  history: AlertTransition[];
+}
+
+export interface Selector {
+  source_ids?: string[];
+  pipeline?: string;
+  pipeline_regex?: string;
+  tags?: string[];
+}
+
+export interface Condition {
+  run_failed?: { states?: string[] };
+  duration_above?: { threshold: string };
+  deadline?: { time: string; time_zone?: string; days?: string; window?: string };
+  absence?: { interval: string };
+  metric_threshold?: { series: string; window: string; agg: string; op: string; value: number };
+  anomaly?: { series?: string; sensitivity?: number; params?: Record<string, unknown> };
+}
+
+export type ConditionKind = keyof Condition;
+
+export interface AlertRuleInput {
+  id?: string;
+  name: string;
+  severity: Severity | (string & {});
+  labels?: Record<string, string>;
+  selector?: Selector;
+  condition: Condition;
+  for?: string;
+  annotations?: Record<string, string>;
+  sinks: string[];
+  disabled?: boolean;
+}
+
+export interface AlertRule extends AlertRuleInput {
+  id: string;
+  kind: ConditionKind | (string & {});
+  revision: number;
+  provisioned: boolean;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SilenceMatcher {
+  name: string;
+  op: "=" | "!=" | "=~" | "!~";
+  value: string;
+}
+
+export interface Silence {
+  id: string;
+  matchers: SilenceMatcher[];
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  comment: string;
+  status: "pending" | "active" | "expired" | (string & {});
+  created_at: string;
+}
