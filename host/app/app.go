@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/puod/puod/host/alertapi"
+	"github.com/puod/puod/host/alerting"
 	"github.com/puod/puod/host/api"
 	"github.com/puod/puod/host/audit"
 	"github.com/puod/puod/host/auditapi"
@@ -74,6 +75,8 @@ type App struct {
 	// alerts serves alert rules, alerts and silences; its LoadRules loads
 	// rules as code.
 	alerts *alertapi.Service
+	// alerting evaluates the rules and delivers their notifications.
+	alerting *alerting.Runner
 }
 
 // New opens the store (migrating it), sets up keys, authentication and the
@@ -191,6 +194,15 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 		return nil, err
 	}
 	alertapi.Register(a.api, a.alerts, rec)
+	var evalLease alerting.Leaser
+	if a.leases != nil {
+		evalLease = a.leases
+	}
+	if a.alerting, err = alerting.New(alerting.Config{Leaser: evalLease}, log, alerting.Deps{
+		DB: a.db, Bus: a.bus, Sender: alerting.SinkSender(a.db, alerting.ManagerSinks(a.plugins)),
+	}); err != nil {
+		return nil, err
+	}
 	// Dashboards-as-code go into every profile before the first request.
 	if a.dashboards, err = dashboards.NewProvisioner(dashboards.ProvisionConfig{Dir: cfg.DashboardsDir}, log, a.db, a.bus, rec); err != nil {
 		return nil, err
@@ -221,6 +233,9 @@ func (a *App) Store() *store.DB { return a.db }
 
 // Bus is the event bus (for tests and benchmarks that watch events).
 func (a *App) Bus() bus.Bus { return a.bus }
+
+// Demo is what --demo started (nil without it): tests read its fake Slack.
+func (a *App) Demo() *demo.Demo { return a.demo }
 
 // Plugins is the plugin manager.
 func (a *App) Plugins() *plugins.Manager { return a.plugins }
@@ -263,6 +278,13 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Error("collector stopped", "error", err)
 		}
 	}()
+	alertsDone := make(chan struct{})
+	go func() {
+		defer close(alertsDone)
+		if err := a.alerting.Run(cctx); err != nil {
+			a.log.Error("alerting stopped", "error", err)
+		}
+	}()
 	if a.demo != nil {
 		go func() {
 			if err := a.provisionDemo(ctx, a.demo, a.sources); err != nil {
@@ -295,6 +317,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopCollect()
 	<-collectDone
+	<-alertsDone
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	a.close(shutdown)

@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/puod/puod/host/demo"
 	"github.com/puod/puod/host/identity"
+	"github.com/puod/puod/host/plugins"
 	"github.com/puod/puod/host/sources"
 	"github.com/puod/puod/host/store"
 )
@@ -34,8 +39,12 @@ func (a *App) provisionDemo(ctx context.Context, d *demo.Demo, srcs *sources.Ser
 		}
 		page.Cursor = next
 	}
-	poll := 15
+	var slackID string
 	for _, sim := range d.Simulators {
+		poll := 15
+		if sim.Sink {
+			poll = 0 // an alert sink has nothing to poll
+		}
 		if err := a.waitRunning(ctx, sim.PluginID, time.Minute); err != nil {
 			a.log.Warn("demo source not created: its plugin is not running; run 'make build' to build the plugins", "plugin", sim.PluginID, "error", err)
 			continue
@@ -45,16 +54,41 @@ func (a *App) provisionDemo(ctx context.Context, d *demo.Demo, srcs *sources.Ser
 			return err
 		}
 		in := sources.Input{PluginID: sim.PluginID, Name: sim.SourceName, Config: cfg, PollIntervalSeconds: &poll}
+		var src sources.Source
 		if cur, ok := existing[sim.SourceName]; ok {
-			_, err = srcs.Update(ctx, cur.ID, cur.Revision, in)
+			src, err = srcs.Update(ctx, cur.ID, cur.Revision, in)
 		} else {
-			_, err = srcs.Create(ctx, in)
+			src, err = srcs.Create(ctx, in)
 		}
 		if err != nil {
 			return fmt.Errorf("demo: source %q: %w", sim.SourceName, err)
 		}
+		if sim.Sink {
+			slackID = src.ID
+		}
 		a.log.Info("demo source ready", "source", sim.SourceName, "simulator", sim.URL)
 	}
+	if slackID == "" {
+		return nil
+	}
+	// The seed rule notifies the demo's Slack source, whose id is known
+	// only now; it loads as rules as code into the default profile.
+	dir := filepath.Join(a.cfg.DataDir, "demo-rules")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("demo: rules folder: %w", err)
+	}
+	rules := strings.ReplaceAll(string(demo.SeedRules), demo.SeedSinkPlaceholder, slackID)
+	if err := os.WriteFile(filepath.Join(dir, "etl_vendas.yaml"), []byte(rules), 0o600); err != nil {
+		return fmt.Errorf("demo: write the seed rule: %w", err)
+	}
+	rep, err := a.alerts.LoadRulesInto(ctx, prof.ID, dir, nil)
+	if err != nil {
+		return fmt.Errorf("demo: load the seed rule: %w", err)
+	}
+	if len(rep.Skipped) > 0 {
+		return fmt.Errorf("demo: seed rule not loaded: %s", strings.Join(rep.Skipped, "; "))
+	}
+	a.log.Info("demo alert rule ready", "rules", rep.Loaded)
 	return nil
 }
 
@@ -65,7 +99,9 @@ func (a *App) waitRunning(ctx context.Context, pluginID string, max time.Duratio
 		if err == nil {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		// Not installed at all (the plugins were scanned at start): no
+		// point in waiting.
+		if errors.Is(err, plugins.ErrUnknownPlugin) || time.Now().After(deadline) {
 			return err
 		}
 		select {

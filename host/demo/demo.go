@@ -1,12 +1,14 @@
 // Package demo runs what `puod serve --demo` adds: local simulators of the
 // Databricks, Synapse and Airflow APIs, speaking their real REST formats
-// with a steady flow of realistic runs, and demo sources in the default
-// profile pointed at them. The connectors cannot tell the simulators from
+// with a steady flow of realistic runs, a local Slack receiver (the fake
+// Slack of plugins/sim/slack) for the demo's alerts, and demo sources in the
+// default profile pointed at them, plus the seed alert rule (SeedRules). The connectors cannot tell the simulators from
 // the real services; nothing else in the host knows it is a demo.
 package demo
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	airflowsim "github.com/puod/puod/plugins/sim/airflow"
 	databrickssim "github.com/puod/puod/plugins/sim/databricks"
+	slacksim "github.com/puod/puod/plugins/sim/slack"
 	synapsesim "github.com/puod/puod/plugins/sim/synapse"
 )
 
@@ -32,15 +35,34 @@ type Simulator struct {
 	// Config and Secrets configure the demo source.
 	Config  json.RawMessage
 	Secrets map[string]string
+	// Sink marks an alert-sink receiver (the fake Slack): its source is
+	// not polled.
+	Sink bool
 
 	srv *http.Server
 }
 
+// SlackSourceName is the demo's Slack sink source.
+const SlackSourceName = "Slack (demo)"
+
+// SeedSinkPlaceholder is the sink id in SeedRules that stands for the
+// demo's Slack source.
+const SeedSinkPlaceholder = "demo-slack"
+
+// SeedRules is the demo's alert rules as code (alert.ParseYAML): the seed
+// example "duration of pipeline ETL_Vendas > 5 min → notify Slack", with
+// SeedSinkPlaceholder as its sink.
+//
+//go:embed rules/etl_vendas.yaml
+var SeedRules []byte
+
 // Demo is the set of running simulators.
 type Demo struct {
 	Simulators []*Simulator
-	log        hclog.Logger
-	cancel     context.CancelFunc
+	// Slack is the local Slack receiver the demo's alerts reach.
+	Slack  *slacksim.Server
+	log    hclog.Logger
+	cancel context.CancelFunc
 }
 
 // Start launches the simulators on loopback ports chosen by the system.
@@ -74,6 +96,17 @@ func Start(ctx context.Context, log hclog.Logger) (*Demo, error) {
 		d.Close()
 		return nil, err
 	}
+
+	// The local Slack receiver: the Slack sink posts to an incoming
+	// webhook of its #alerts channel.
+	d.Slack = slacksim.New(slacksim.Options{})
+	if err := d.serve("puod.slack", SlackSourceName, d.Slack, func(url string) (json.RawMessage, map[string]string) {
+		return json.RawMessage(`{}`), map[string]string{"webhook_url": d.Slack.WebhookURL(url, slacksim.DefaultChannel)}
+	}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.Simulators[len(d.Simulators)-1].Sink = true
 	return d, nil
 }
 
@@ -98,6 +131,9 @@ func (d *Demo) serve(pluginID, name string, h http.Handler, config func(url stri
 // Close stops the simulators.
 func (d *Demo) Close() {
 	d.cancel()
+	if d.Slack != nil {
+		d.Slack.Close()
+	}
 	for _, s := range d.Simulators {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.srv.Shutdown(ctx)

@@ -1,0 +1,161 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/puod/puod/host/alert"
+	"github.com/puod/puod/host/notify"
+	"github.com/puod/puod/host/silence"
+	"github.com/puod/puod/host/store"
+	"github.com/puod/puod/sdk"
+)
+
+// Enqueuer writes notification intents to the outbox: *notify.Worker.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, intents []alert.Intent) (int, error)
+}
+
+// Outbox is the engine's alert.Outbox over the store: notification rows
+// first, then states (see the package documentation for why).
+type Outbox struct {
+	DB    *store.DB
+	Queue Enqueuer
+	Log   hclog.Logger
+	// Now is the clock silences are checked against (default time.Now).
+	Now func() time.Time
+}
+
+var _ alert.Outbox = (*Outbox)(nil)
+
+// Write records one evaluation's outcome.
+func (o *Outbox) Write(ctx context.Context, b alert.Batch) error {
+	pctx := asProfile(ctx, b.ProfileID)
+	if len(b.Notifications) > 0 {
+		send, err := o.unsilenced(pctx, b.Notifications)
+		if err != nil {
+			return err
+		}
+		if len(send) > 0 {
+			if _, err := o.Queue.Enqueue(ctx, send); err != nil {
+				return fmt.Errorf("alerting: write notifications: %w", err)
+			}
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	states := make([]store.AlertState, 0, len(b.States))
+	for _, st := range b.States {
+		snap, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("alerting: encode state of %s/%s: %w", st.RuleID, st.Fingerprint, err)
+		}
+		row := store.AlertState{ProfileID: b.ProfileID, RuleID: st.RuleID, Fingerprint: st.Fingerprint, State: string(st.State),
+			Labels: st.Labels, Since: st.Since, Snapshot: snap}
+		if v, err := strconv.ParseFloat(st.Value, 64); err == nil {
+			row.Value = &v
+		}
+		if !st.LastEvalAt.IsZero() {
+			t := st.LastEvalAt
+			row.LastEvalAt = &t
+		}
+		states = append(states, row)
+	}
+	if err := o.DB.AlertStates().Save(pctx, states); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// A rule deleted between the decision and this write: its
+			// reload (alert.changed) drops the series.
+			o.log().Info("alert states of a rule deleted meanwhile not saved", "profile", b.ProfileID, "error", err)
+			return nil
+		}
+		return fmt.Errorf("alerting: save alert states: %w", err)
+	}
+	return nil
+}
+
+// unsilenced drops the intents a silence in force mutes now.
+func (o *Outbox) unsilenced(ctx context.Context, in []alert.Intent) ([]alert.Intent, error) {
+	now := time.Now()
+	if o.Now != nil {
+		now = o.Now()
+	}
+	set, err := Silences(ctx, o.DB, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(set) == 0 {
+		return in, nil
+	}
+	out := in[:0:0]
+	for _, it := range in {
+		if ids := set.Muting(it.Notification.Labels, now); len(ids) > 0 {
+			o.log().Info("notification silenced: not sent", "notification", it.Notification.ID, "rule", it.RuleID,
+				"status", it.Notification.Status, "silences", ids)
+			continue
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// Silences returns the compiled silences of ctx's profile in force at now.
+// A stored silence that no longer compiles is skipped.
+func Silences(ctx context.Context, db *store.DB, now time.Time) (silence.Set, error) {
+	rows, err := db.Silences().List(ctx, now)
+	if err != nil {
+		return nil, fmt.Errorf("alerting: read silences: %w", err)
+	}
+	var set silence.Set
+	for _, r := range rows {
+		s := silence.Silence{ID: r.ID, StartsAt: r.StartsAt, EndsAt: r.EndsAt, CreatedBy: r.CreatedBy, Comment: r.Comment}
+		if err := json.Unmarshal(r.Matchers, &s.Matchers); err != nil {
+			continue
+		}
+		c, err := silence.Compile(s)
+		if err != nil || !c.Active(now) {
+			continue
+		}
+		set = append(set, c)
+	}
+	return set, nil
+}
+
+func (o *Outbox) log() hclog.Logger {
+	if o.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return o.Log
+}
+
+// PluginSinks finds plugin handles: *plugins.Manager.
+type PluginSinks interface {
+	Sink(pluginID string) (notify.SinkClient, error)
+}
+
+// SinkSender is the notify.Sender that delivers to alert-sink sources: it
+// looks the source up by id and calls its plugin (the instance id of a
+// source is its id). The worker bounds each call (notify.Config.SendTimeout).
+func SinkSender(db *store.DB, sinks PluginSinks) notify.Sender {
+	return notify.SenderFunc(func(ctx context.Context, sinkSourceID string, n sdk.Notification) (sdk.NotifyResult, error) {
+		src, err := db.System().Sources().Get(ctx, sinkSourceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return sdk.NotifyResult{Outcome: sdk.Permanent,
+				Reason: fmt.Sprintf("the alert sink %s does not exist (deleted?): fix the rule's sinks", sinkSourceID)}, nil
+		}
+		if err != nil {
+			return sdk.NotifyResult{}, fmt.Errorf("sink %s: %w", sinkSourceID, err)
+		}
+		c, err := sinks.Sink(src.PluginID)
+		if err != nil {
+			return sdk.NotifyResult{}, fmt.Errorf("sink %s (%s): %w", src.Name, src.PluginID, err)
+		}
+		return c.Notify(ctx, src.ID, n)
+	})
+}
