@@ -68,14 +68,40 @@ func (o *Outbox) Write(ctx context.Context, b alert.Batch) error {
 		}
 		states = append(states, row)
 	}
-	if err := o.DB.AlertStates().Save(pctx, states); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			// A rule deleted between the decision and this write: its
-			// reload (alert.changed) drops the series.
-			o.log().Info("alert states of a rule deleted meanwhile not saved", "profile", b.ProfileID, "error", err)
-			return nil
-		}
+	err := o.DB.AlertStates().Save(pctx, states)
+	if errors.Is(err, store.ErrNotFound) {
+		// A rule deleted between the decision and this write: its reload
+		// (alert.changed) drops the series. The batch spans every rule of
+		// the profile and Save is all or nothing, so save rule by rule to
+		// keep the states of the rules that remain.
+		return o.saveByRule(pctx, b.ProfileID, states)
+	}
+	if err != nil {
 		return fmt.Errorf("alerting: save alert states: %w", err)
+	}
+	return nil
+}
+
+// saveByRule saves states one rule at a time, dropping (and logging) the
+// states of rules that no longer exist.
+func (o *Outbox) saveByRule(ctx context.Context, profileID string, states []store.AlertState) error {
+	var order []string
+	byRule := map[string][]store.AlertState{}
+	for _, st := range states {
+		if _, ok := byRule[st.RuleID]; !ok {
+			order = append(order, st.RuleID)
+		}
+		byRule[st.RuleID] = append(byRule[st.RuleID], st)
+	}
+	for _, id := range order {
+		err := o.DB.AlertStates().Save(ctx, byRule[id])
+		if errors.Is(err, store.ErrNotFound) {
+			o.log().Info("alert states of a rule deleted meanwhile not saved", "profile", profileID, "rule", id, "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("alerting: save alert states of rule %s: %w", id, err)
+		}
 	}
 	return nil
 }
