@@ -76,6 +76,8 @@ const noErrors = (where) => {
 };
 
 const sourceName = `hello-e2e-${Date.now().toString(36)}`;
+// The viewer the dashboards tests create; the alerting tests reuse it.
+let viewer = null;
 
 try {
   await test("the login page renders and refuses a wrong password", async () => {
@@ -218,6 +220,8 @@ try {
   });
 
   await runsExplorerTests();
+
+  await alertsTests();
 
   await test("log out", async () => {
     await page.getByRole("button", { name: "Log out" }).click();
@@ -576,6 +580,7 @@ async function dashboardTests() {
     const pw = `Viewer-${Math.random().toString(36).slice(2)}-pass-2024`;
     const created = await api("POST", "/api/v1/users", { username, password: pw, role: "viewer", display_name: "E2E viewer" });
     expect(created.status === 201 || created.status === 200, `create viewer: ${created.status} ${JSON.stringify(created.body)}`);
+    viewer = { username, password: pw };
     const v = await context.newPage();
     try {
       await v.goto(`${base}/`);
@@ -602,5 +607,171 @@ async function dashboardTests() {
     } finally {
       await v.close();
     }
+  });
+}
+
+// Alerting on the demo (the host runs with --demo, which loads the rule
+// file host/demo/rules/etl_vendas.yaml into the default profile): the
+// alerts list, the rules list with the demo rule, that rule read-only in
+// the editor, a silence created, listed and expired; the dashboards tests'
+// viewer without New/Save/Expire controls.
+async function alertsTests() {
+  const ruleFile = readFileSync(join(here, "../../../host/demo/rules/etl_vendas.yaml"), "utf8");
+  const ruleName = ruleFile.match(/^\s+name:\s*(.+?)\s*$/m)?.[1]?.replace(/^["']|["']$/g, "");
+  const ruleId = ruleFile.match(/^\s+-\s*id:\s*(.+?)\s*$/m)?.[1]?.replace(/^["']|["']$/g, "");
+  const alertingTabs = (p) => p.getByRole("navigation", { name: "Alerting views" });
+  const apiLogin = async (username, pw) => {
+    const r = await fetch(`${base}/api/v1/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password: pw }) });
+    expect(r.ok, `API login of ${username}: ${r.status}`);
+    return (await r.json()).access_token;
+  };
+  const comment = `e2e maintenance ${Date.now().toString(36)}`;
+
+  await test("the alerts page lists alerts or says there are none", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Alerts" }).click();
+    await page.getByRole("heading", { name: "Alerts", level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname === "/alerts", `at ${page.url()}`);
+    await page.locator("tr[data-alert], .state-empty").first().waitFor();
+    if ((await page.locator("tr[data-alert]").count()) > 0) {
+      await page.locator("tr[data-alert] [data-kind=alert-state]").first().waitFor();
+    } else {
+      await page.getByText("No alerts", { exact: true }).waitFor();
+    }
+    expect((await alertingTabs(page).getByRole("link", { name: "Alerts" }).getAttribute("aria-current")) === "page", "the Alerts tab is not current");
+    await shot(page, "alerts");
+    noErrors("alerts page");
+  });
+
+  await test("the rules page lists the demo rule from its rule file", async () => {
+    expect(ruleName && ruleId, "no rule name or id in host/demo/rules/etl_vendas.yaml");
+    await alertingTabs(page).getByRole("link", { name: "Rules" }).click();
+    await page.getByRole("heading", { name: "Alert rules", level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname === "/alerts/rules", `at ${page.url()}`);
+    const row = page.locator("tr[data-rule]").filter({ has: page.getByRole("link", { name: ruleName, exact: true }) });
+    // --demo loads the rule once the demo's Slack source is running.
+    const deadline = Date.now() + 60_000;
+    while ((await row.count()) === 0) {
+      expect(Date.now() < deadline, `"${ruleName}" is not listed after 60 s`);
+      await page.waitForTimeout(1000);
+      await page.reload();
+      await page.locator("tr[data-rule], .state-empty").first().waitFor();
+    }
+    await row.getByText("Run slower than", { exact: true }).waitFor();
+    await row.locator("[data-kind=severity][data-state=warning]").waitFor();
+    await row.getByText("rule file", { exact: true }).waitFor();
+    expect((await row.locator("td.num").innerText()).trim() === "1", "the demo rule has one sink");
+    await shot(page, "alert-rules");
+    noErrors("alert rules");
+  });
+
+  await test("the demo rule opens filled in and read-only in the editor", async () => {
+    await page.getByRole("link", { name: ruleName, exact: true }).click();
+    await page.getByRole("heading", { name: ruleName, level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname === `/alerts/rules/${encodeURIComponent(ruleId)}`, `at ${page.url()}`);
+    const form = page.getByRole("form", { name: `Edit ${ruleName}` });
+    await form.waitFor();
+    const field = (ptr) => form.locator(`[data-pointer="${ptr}"]`).locator("input, select").first();
+    const values = {
+      "/name": ruleName,
+      "/severity": "warning",
+      "/condition": "duration_above",
+      "/condition/duration_above/threshold": "5m",
+      "/selector/pipeline": "ETL_Vendas",
+    };
+    for (const [ptr, want] of Object.entries(values)) {
+      const got = await field(ptr).inputValue();
+      expect(got === want, `${ptr} is "${got}", want "${want}"`);
+      expect(await field(ptr).isDisabled(), `${ptr} is editable`);
+    }
+    expect((await form.getByLabel("Labels team value").inputValue()) === "data-sales", "the team label is not filled");
+    expect((await form.getByLabel("Annotations summary value").inputValue()).includes("{{.Pipeline.Name}}"), "the summary annotation is not filled");
+    const sinks = await field("/sinks").inputValue();
+    expect(sinks !== "" && sinks !== "demo-slack", `sinks is "${sinks}": the demo's Slack source id`);
+    await page.getByRole("note").filter({ hasText: "Loaded from a rule file: read-only here." }).waitFor();
+    for (const name of [/^Save/, /^Create rule$/, /^Delete rule$/, /^Add /, /^Remove /]) {
+      expect((await page.getByRole("button", { name }).count()) === 0, `a read-only rule offers ${name}`);
+    }
+    await shot(page, "alert-rule-editor");
+    await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "← Alert rules" }).click();
+    await page.getByRole("heading", { name: "Alert rules", level: 1 }).waitFor();
+    noErrors("rule editor");
+  });
+
+  await test("a silence with a matcher is created and listed", async () => {
+    await alertingTabs(page).getByRole("link", { name: "Silences" }).click();
+    await page.getByRole("heading", { name: "Silences", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "New silence" }).click();
+    const form = page.getByRole("form", { name: "New silence" });
+    await form.getByLabel("Matcher 1 label").fill("team");
+    await form.getByLabel("Matcher 1 operator").selectOption("=");
+    await form.getByLabel("Matcher 1 value").fill("data-sales");
+    expect((await form.getByLabel(/^Ends/).inputValue()) !== "", "Ends has no default");
+    await form.getByLabel(/^Comment/).fill(comment);
+    await form.getByRole("button", { name: "Create silence" }).click();
+    await page.getByRole("status").filter({ hasText: "Silence created." }).waitFor();
+    await form.waitFor({ state: "detached" });
+    const row = page.locator("tr[data-silence]").filter({ hasText: comment });
+    await row.waitFor();
+    expect((await row.getAttribute("data-status")) === "active", `the new silence is ${await row.getAttribute("data-status")}`);
+    await row.locator("code").filter({ hasText: 'team="data-sales"' }).waitFor();
+    await row.getByText("admin", { exact: true }).waitFor();
+    await row.getByRole("button", { name: `Expire silence ${comment}` }).waitFor();
+    await shot(page, "silences");
+    noErrors("silences");
+  });
+
+  await test("a viewer sees the alerting pages without New, Save or Expire", async () => {
+    expect(viewer, "no viewer: the dashboards tests create it");
+    const v = await context.newPage();
+    v.on("pageerror", (e) => pageErrors.push(`viewer page error: ${e.message}`));
+    try {
+      await v.goto(`${base}/`);
+      await v.getByLabel("Username").fill(viewer.username);
+      await v.getByLabel("Password").fill(viewer.password);
+      await v.getByRole("button", { name: "Log in" }).click();
+      await v.getByRole("button", { name: "Log out" }).waitFor();
+      await v.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Alerts" }).click();
+      await v.getByRole("heading", { name: "Alerts", level: 1 }).waitFor();
+      await v.locator("tr[data-alert], .state-empty").first().waitFor();
+
+      await alertingTabs(v).getByRole("link", { name: "Rules" }).click();
+      await v.getByRole("link", { name: ruleName, exact: true }).waitFor();
+      expect((await v.getByRole("link", { name: "New rule" }).count()) === 0, "a viewer sees New rule");
+      await v.getByRole("link", { name: ruleName, exact: true }).click();
+      await v.getByRole("form", { name: `Edit ${ruleName}` }).waitFor();
+      for (const name of [/^Save/, /^Delete rule$/]) {
+        expect((await v.getByRole("button", { name }).count()) === 0, `a viewer sees ${name}`);
+      }
+
+      await v.goto(`${base}/alerts/silences`);
+      await v.getByRole("heading", { name: "Silences", level: 1 }).waitFor();
+      await v.locator("tr[data-silence]").filter({ hasText: comment }).waitFor();
+      expect((await v.getByRole("button", { name: "New silence" }).count()) === 0, "a viewer sees New silence");
+      expect((await v.getByRole("button", { name: /^Expire/ }).count()) === 0, "a viewer sees Expire");
+
+      const vt = await apiLogin(viewer.username, viewer.password);
+      const r = await fetch(`${base}/api/v1/silences`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${vt}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ matchers: [{ name: "team", op: "=", value: "x" }], ends_at: new Date(Date.now() + 3_600_000).toISOString(), comment: "viewer's" }),
+      });
+      expect(r.status === 403, `a viewer's POST /api/v1/silences answered ${r.status}`);
+    } finally {
+      await v.close();
+    }
+    noErrors("viewer on the alerting pages");
+  });
+
+  await test("the silence is expired and listed with the expired ones", async () => {
+    const row = page.locator("tr[data-silence]").filter({ hasText: comment });
+    page.once("dialog", (d) => void d.accept());
+    await row.getByRole("button", { name: `Expire silence ${comment}` }).click();
+    await page.getByRole("status").filter({ hasText: "Silence expired" }).waitFor();
+    await row.waitFor({ state: "detached" });
+    await page.getByLabel("Show expired silences").check();
+    await page.waitForURL((u) => u.pathname === "/alerts/silences" && u.searchParams.get("expired") === "true");
+    await page.locator(`tr[data-silence][data-status=expired]`).filter({ hasText: comment }).waitFor();
+    expect((await page.getByRole("button", { name: `Expire silence ${comment}` }).count()) === 0, "an expired silence offers Expire");
+    noErrors("silence expiry");
   });
 }

@@ -42,7 +42,10 @@ function Field({ ptr, label, help, errors, required, children }: { ptr: string; 
   );
 }
 
-function PairsEditor({ base, legend, help, pairs, onChange, errors, keyPlaceholder, readOnly }: { readOnly: boolean; base: string; legend: string; help: string; pairs: Pair[]; onChange: (p: Pair[]) => void; errors: Map<string, string[]>; keyPlaceholder: string }) {
+/** Rows for a template value: long or multi-line ones are shown whole. */
+const templateRows = (v: string) => Math.min(8, Math.max(2, v.split("\n").reduce((n, line) => n + Math.max(1, Math.ceil(line.length / 40)), 0)));
+
+function PairsEditor({ base, legend, help, pairs, onChange, errors, keyPlaceholder, readOnly, multiline }: { readOnly: boolean; base: string; legend: string; help: string; pairs: Pair[]; onChange: (p: Pair[]) => void; errors: Map<string, string[]>; keyPlaceholder: string; multiline?: boolean }) {
   const whole = errors.get(base);
   return (
     <fieldset className="fieldset" data-pointer={base}>
@@ -54,7 +57,12 @@ function PairsEditor({ base, legend, help, pairs, onChange, errors, keyPlacehold
           <div key={i} className="pair-row" data-pointer={`${base}/${p.key}`}>
             <div className="string-list-row">
               <input aria-label={`${legend} ${i + 1} name`} placeholder={keyPlaceholder} value={p.key} onChange={(e) => onChange(pairs.map((q, j) => (j === i ? { ...q, key: e.target.value } : q)))} />
-              <input aria-label={`${legend} ${p.key || i + 1} value`} aria-invalid={errs ? true : undefined} className="pair-value" value={p.value} onChange={(e) => onChange(pairs.map((q, j) => (j === i ? { ...q, value: e.target.value } : q)))} />
+              {multiline ? (
+                // Templates can span lines; a text input would drop the newlines.
+                <textarea aria-label={`${legend} ${p.key || i + 1} value`} aria-invalid={errs ? true : undefined} className="pair-value code" rows={templateRows(p.value)} value={p.value} onChange={(e) => onChange(pairs.map((q, j) => (j === i ? { ...q, value: e.target.value } : q)))} />
+              ) : (
+                <input aria-label={`${legend} ${p.key || i + 1} value`} aria-invalid={errs ? true : undefined} className="pair-value" value={p.value} onChange={(e) => onChange(pairs.map((q, j) => (j === i ? { ...q, value: e.target.value } : q)))} />
+              )}
               {!readOnly && <button type="button" className="btn btn-small btn-ghost" aria-label={`Remove ${legend.toLowerCase()} ${p.key || i + 1}`} onClick={() => onChange(pairs.filter((_, j) => j !== i))}>
                 Remove
               </button>}
@@ -361,6 +369,7 @@ export function RuleEditor({ id }: { id: string | null }) {
             errors={byField}
             keyPlaceholder="summary"
             readOnly={readOnly}
+            multiline
           />
 
           <Field ptr="/sinks" label="Sinks" errors={err("/sinks")} help={<SinkHelp />}>
