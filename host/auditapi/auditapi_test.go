@@ -2,15 +2,12 @@ package auditapi_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -273,30 +270,10 @@ func forEachRawDialect(t *testing.T, fn func(t *testing.T, db *store.DB, raw *sq
 		fn(t, db, raw)
 	})
 	t.Run(store.DialectPostgres, func(t *testing.T) {
-		adminURL := storetest.PostgresAdminURL()
-		admin, err := sql.Open("pgx", adminURL)
-		if err == nil {
-			err = admin.PingContext(t.Context())
-		}
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("PostgreSQL not reachable: %v", err)
-			}
-			t.Skipf("!!! SKIPPING: PostgreSQL not reachable (run scripts/services.sh): %v", err)
-		}
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		name := "puod_test_" + hex.EncodeToString(b)
-		if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			defer admin.Close()
-			_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		})
-		u, _ := url.Parse(adminURL)
-		u.Path = "/" + name
-		db, raw := open(t, store.Config{URL: u.String()}, "pgx", u.String())
+		// A fresh database; skipped, or failed under CI=true, when
+		// PostgreSQL is unreachable.
+		dbURL := storetest.NewPostgresDatabase(t)
+		db, raw := open(t, store.Config{URL: dbURL}, "pgx", dbURL)
 		fn(t, db, raw)
 	})
 }

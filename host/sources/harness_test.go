@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -408,30 +406,10 @@ func forEachRawDialect(t *testing.T, logs func() *syncBuffer, fn func(t *testing
 	})
 	t.Run(store.DialectPostgres, func(t *testing.T) {
 		l := logs()
-		adminURL := storetest.PostgresAdminURL()
-		admin, err := sql.Open("pgx", adminURL)
-		if err == nil {
-			err = admin.PingContext(t.Context())
-		}
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("PostgreSQL not reachable: %v", err)
-			}
-			t.Skipf("!!! SKIPPING: PostgreSQL not reachable (run scripts/services.sh): %v", err)
-		}
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		name := "puod_test_" + hex.EncodeToString(b)
-		if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			defer admin.Close()
-			_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		})
-		u, _ := url.Parse(adminURL)
-		u.Path = "/" + name
-		db, err := store.Open(t.Context(), store.Config{URL: u.String()}, hclog.New(&hclog.LoggerOptions{Output: l, Level: hclog.Trace}))
+		// A fresh database; skipped, or failed under CI=true, when
+		// PostgreSQL is unreachable.
+		dbURL := storetest.NewPostgresDatabase(t)
+		db, err := store.Open(t.Context(), store.Config{URL: dbURL}, hclog.New(&hclog.LoggerOptions{Output: l, Level: hclog.Trace}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,7 +417,7 @@ func forEachRawDialect(t *testing.T, logs func() *syncBuffer, fn func(t *testing
 		if _, err := db.Migrate(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := sql.Open("pgx", u.String())
+		raw, err := sql.Open("pgx", dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/puod/puod/plugins/sim/reference"
 )
 
 const testPAT = "dapi-sim-test-0123456789abcdef"
@@ -74,10 +76,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 }
 
 func TestFixtures_sameAsReference(t *testing.T) {
-	dir := "/work/shared/apis/fixtures/databricks"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("the API reference is not available here")
-	}
+	dir := reference.FixturesDir(t, "databricks")
 	for _, name := range FixtureNames() {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

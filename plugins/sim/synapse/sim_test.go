@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/puod/puod/plugins/sim/reference"
 )
 
 var t0 = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
@@ -151,10 +153,10 @@ func errorCode(t *testing.T, b []byte) string {
 // TestFixtures_sameAsShared checks the embedded copies against
 // shared/apis/fixtures/synapse when that folder is beside the repository.
 func TestFixtures_sameAsShared(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "apis", "fixtures", "synapse")
+	dir := reference.FixturesDir(t, "synapse")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Skipf("shared fixtures not found beside the repository (%v)", err)
+		t.Fatal(err)
 	}
 	if len(entries) != len(FixtureNames()) {
 		t.Errorf("shared has %d fixture files, the simulator embeds %d: copy them into plugins/sim/synapse/fixtures", len(entries), len(FixtureNames()))
