@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	a.cards.Register(a.api)
 	a.collector.Register(a.api)
 	runs.Register(a.api, a.db)
-	if a.events, err = events.New(events.Config{BeforeDeliver: func(ev bus.Event) { a.cards.InvalidateLocal(ev) }}, log, a.bus, reg); err != nil {
+	if a.events, err = events.New(events.Config{BeforeDeliver: a.cards.Observe}, log, a.bus, reg); err != nil {
 		return nil, err
 	}
 	a.events.Register(a.api)

@@ -69,9 +69,6 @@ func runTags(ev bus.Event, rc bus.RunChanged) []string {
 	return out
 }
 
-// invalidatingTopics are the topics whose events invalidate cached cards.
-var invalidatingTopics = []string{bus.TopicRunChanged, bus.TopicAlertChanged}
-
 // errNoProfile: an event that names no profile invalidates nothing.
 var errNoProfile = errors.New("event names no profile")
 
@@ -120,13 +117,25 @@ func (s *Service) Invalidate(ctx context.Context, events ...bus.Event) {
 		s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
 	}
 	s.InvalidateLocal(events...)
-	s.bumps.Add(1)
 }
 
-// InvalidateLocal invalidates the near cache only, for run and alert
-// changes that another replica handled (and invalidated in the shared
-// cache). The app calls it for every event before the event reaches a
-// browser.
+// Observe sees every event of the bus, from any replica, before any
+// browser does (the app's event hub calls it). A run change was already
+// invalidated in the shared cache by the replica that ingested it, before
+// it published the event: only this process's near cache follows. Alert
+// changes have many publishers (rules, silences, the engine) that do not
+// invalidate first, so each replica invalidates both caches here.
+func (s *Service) Observe(ev bus.Event) {
+	switch ev.Topic {
+	case bus.TopicRunChanged:
+		s.InvalidateLocal(ev)
+	case bus.TopicAlertChanged:
+		s.Invalidate(context.Background(), ev)
+	}
+}
+
+// InvalidateLocal invalidates the near cache only, for changes already
+// invalidated in the shared cache.
 func (s *Service) InvalidateLocal(events ...bus.Event) {
 	if s.near == nil {
 		return
@@ -155,56 +164,6 @@ func eventTags(events []bus.Event) []string {
 		}
 	}
 	return tags
-}
-
-// maxBumpBatch bounds how many events are folded into one Bump.
-const maxBumpBatch = 1000
-
-// invalidate bumps the tags of every run.changed and alert.changed event
-// until events is
-// closed. Events already waiting are folded into one Bump (an ingest batch
-// publishes hundreds at once, mostly for the same tags).
-func (s *Service) invalidate(events <-chan bus.Event) {
-	defer close(s.done)
-	for ev := range events {
-		seen := map[string]bool{}
-		var tags []string
-		add := func(ev bus.Event) {
-			evTags, err := tagsOf(ev)
-			if err != nil {
-				s.warn.Printf(s.log, "event without a usable payload; cards of its profile stay cached until their TTL", "topic", ev.Topic, "event", ev.ID, "error", err)
-				return
-			}
-			for _, t := range evTags {
-				if !seen[t] {
-					seen[t] = true
-					tags = append(tags, t)
-				}
-			}
-		}
-		add(ev)
-	drain:
-		for len(seen) < maxBumpBatch {
-			select {
-			case next, ok := <-events:
-				if !ok {
-					break drain
-				}
-				add(next)
-			default:
-				break drain
-			}
-		}
-		if len(tags) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := s.cache.Bump(ctx, tags...); err != nil {
-			s.warn.Printf(s.log, "could not invalidate cached cards; they may show stale data until their TTL", "tags", strings.Join(tags, ","), "error", err)
-		}
-		cancel()
-		s.bumps.Add(1)
-	}
 }
 
 // rateLimitedLog logs at most one warning per interval and counts the

@@ -42,7 +42,6 @@ type env struct {
 	db     *store.DB
 	svc    *cards.Service
 	srv    *api.Server
-	bus    *bus.Memory
 	ctx    context.Context // profile "a"
 	source string
 	pipes  map[string]string // pipeline external id → id
@@ -58,11 +57,7 @@ var rangeBody = map[string]any{"from": t0.Format(time.RFC3339), "to": t0.Add(24 
 // change its collaborators (metrics, say).
 func newEnv(t *testing.T, db *store.DB, c cards.Cache, p cards.Plugins, opts ...func(*cards.Deps)) *env {
 	t.Helper()
-	b, err := bus.NewMemory(bus.MemoryConfig{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := cards.Deps{DB: db, Cache: c, Bus: b, Plugins: p}
+	deps := cards.Deps{DB: db, Cache: c, Plugins: p}
 	for _, o := range opts {
 		o(&deps)
 	}
@@ -71,7 +66,7 @@ func newEnv(t *testing.T, db *store.DB, c cards.Cache, p cards.Plugins, opts ...
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Close() })
-	e := &env{t: t, db: db, svc: svc, bus: b, pipes: map[string]string{}, runs: map[string]string{}}
+	e := &env{t: t, db: db, svc: svc, pipes: map[string]string{}, runs: map[string]string{}}
 	e.ctx = storetest.Tenant(t, db, "a", identity.RoleViewer)
 	ctxB := storetest.Tenant(t, db, "b", identity.RoleViewer)
 	pa, _ := identity.From(e.ctx)
@@ -411,37 +406,16 @@ func TestQuery_refusals(t *testing.T) {
 	}
 }
 
-// publishRun sends a run.changed event and waits until the service has
-// bumped its tags.
-func (e *env) publishRun(profileCtx context.Context, rc bus.RunChanged, bumps func() int64) {
+// publishRun invalidates a run.changed event's tags as the collector
+// does before it publishes the event.
+func (e *env) publishRun(profileCtx context.Context, rc bus.RunChanged) {
 	e.t.Helper()
 	p, _ := identity.From(profileCtx)
-	before := bumps()
 	ev, err := bus.NewEvent(bus.TopicRunChanged, p.ProfileID, rc)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.bus.Publish(context.Background(), ev); err != nil {
-		e.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for bumps() == before {
-		if time.Now().After(deadline) {
-			e.t.Fatal("the run.changed event was not handled within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// countingCache counts Bumps, so a test knows when an event was handled.
-type countingCache struct {
-	cards.Cache
-	bumps atomic.Int64
-}
-
-func (c *countingCache) Bump(ctx context.Context, tags ...string) error {
-	defer c.bumps.Add(1)
-	return c.Cache.Bump(ctx, tags...)
+	e.svc.Invalidate(context.Background(), ev)
 }
 
 func TestQuery_cache(t *testing.T) {
@@ -458,7 +432,7 @@ func TestQuery_cache(t *testing.T) {
 	}
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
-			c := &countingCache{Cache: open(t)}
+			c := open(t)
 			t.Cleanup(func() { _ = c.Close() })
 			e := newEnv(t, storetest.OpenSQLite(t), c, nil)
 			ctxB := storetest.Tenant(t, e.db, "b", identity.RoleViewer)
@@ -479,8 +453,8 @@ func TestQuery_cache(t *testing.T) {
 			}
 
 			// A run of another pipeline, or of another profile, leaves it cached.
-			e.publishRun(e.ctx, bus.RunChanged{SourceID: e.source, PipelineID: e.pipes["load"], RunID: e.runs["r4"]}, c.bumps.Load)
-			e.publishRun(ctxB, bus.RunChanged{SourceID: "other", PipelineID: e.pipes["etl"], RunID: "x"}, c.bumps.Load)
+			e.publishRun(e.ctx, bus.RunChanged{SourceID: e.source, PipelineID: e.pipes["load"], RunID: e.runs["r4"]})
+			e.publishRun(ctxB, bus.RunChanged{SourceID: "other", PipelineID: e.pipes["etl"], RunID: "x"})
 			if a := e.query("a", etl); !a.Cached {
 				t.Errorf("a run.changed of another pipeline or profile invalidated the card: %s", a.raw)
 			}
@@ -500,7 +474,7 @@ func TestQuery_cache(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := res.Changed[0]
-			e.publishRun(e.ctx, bus.RunChanged{SourceID: e.source, PipelineID: ch.PipelineID, RunID: ch.RunID, State: ch.State, New: true}, c.bumps.Load)
+			e.publishRun(e.ctx, bus.RunChanged{SourceID: e.source, PipelineID: ch.PipelineID, RunID: ch.RunID, State: ch.State, New: true})
 			a := e.query("a", etl)
 			if a.Cached || a.field("failed")[0] != 2.0 {
 				t.Errorf("after run.changed of its pipeline the card must be fresh: %s", a.raw)
@@ -564,7 +538,7 @@ func TestQuery_failingCacheAnswersUncached(t *testing.T) {
 			// Invalidation failing is logged, not fatal.
 			p, _ := identity.From(e.ctx)
 			ev, _ := bus.NewEvent(bus.TopicRunChanged, p.ProfileID, bus.RunChanged{SourceID: e.source})
-			_ = e.bus.Publish(context.Background(), ev)
+			e.svc.Invalidate(context.Background(), ev)
 		})
 	}
 }

@@ -15,14 +15,13 @@ import (
 
 // With Redis, a replica answers hot cards from a near (in-process) cache.
 // Another replica's ingest bumps the shared tags; this replica's near cache
-// follows when the event arrives (InvalidateLocal, called by the event hub
+// follows when the event arrives (Observe, called by the event hub
 // before any browser sees the event).
 func TestQuery_nearCache(t *testing.T) {
 	shared := cache.NewMemory(cache.MemoryConfig{}, nil) // stands for Redis
 	near := cache.NewMemory(cache.MemoryConfig{}, nil)
 	e := newEnv(t, storetest.OpenSQLite(t), shared, nil, func(d *cards.Deps) {
 		d.Near = near
-		d.Bus = nil // invalidation comes only from the calls below
 	})
 	p, _ := identity.From(e.ctx)
 	etl := card(cards.TypeSuccessRate, map[string]any{"pipeline_id": e.pipes["etl"]})
@@ -54,7 +53,7 @@ func TestQuery_nearCache(t *testing.T) {
 	if a := e.query("a", etl); !a.Cached || a.field("failed")[0] != 1.0 {
 		t.Fatalf("before the event: %s", a.raw)
 	}
-	e.svc.InvalidateLocal(ev)
+	e.svc.Observe(ev)
 	a := e.query("a", etl)
 	if a.Cached || a.field("failed")[0] != 2.0 {
 		t.Fatalf("after the event the card must be recomputed with the new run: %s", a.raw)
@@ -64,7 +63,7 @@ func TestQuery_nearCache(t *testing.T) {
 	}
 	// A run of another pipeline leaves the card in the near cache.
 	other, _ := bus.NewEvent(bus.TopicRunChanged, p.ProfileID, bus.RunChanged{SourceID: e.source, PipelineID: e.pipes["load"], RunID: e.runs["r4"]})
-	e.svc.InvalidateLocal(other)
+	e.svc.Observe(other)
 	if a := e.query("a", etl); !a.Cached {
 		t.Fatalf("an event of another pipeline invalidated the card: %s", a.raw)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,7 +16,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/puod/puod/host/api"
-	"github.com/puod/puod/host/bus"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/host/timerange"
@@ -80,14 +78,11 @@ type Deps struct {
 	Cache Cache
 	// Near, when set, is an in-process cache in front of a shared Cache
 	// (Redis): a hit costs no round trip. Its tags are bumped by
-	// Invalidate and InvalidateLocal, which the app calls for every
-	// run.changed and alert.changed of any replica before the event
-	// reaches a browser, and its entries live NearTTL at most, which bounds the staleness an
-	// event lost between replicas can cause.
+	// Invalidate and Observe, which the app calls for every run.changed
+	// and alert.changed of any replica before the event reaches a
+	// browser, and its entries live NearTTL at most, which bounds the
+	// staleness an event lost between replicas can cause.
 	Near Cache
-	// Bus, when set with Cache, drives invalidation (run.changed,
-	// alert.changed).
-	Bus bus.Bus
 	// Plugins may be nil: plugin card types are then unavailable.
 	Plugins Plugins
 	// Metrics, when set, gets the card query metrics
@@ -110,16 +105,13 @@ type Service struct {
 	group       singleflight.Group
 	now         func() time.Time
 
-	warn      rateLimitedLog
-	stopWatch func()
-	done      chan struct{}
-	bumps     atomic.Int64
-	closeOnce sync.Once
-	metrics   *metrics
+	warn    rateLimitedLog
+	metrics *metrics
 }
 
-// New builds the service and, with a cache and a bus, starts invalidating
-// cached cards on run.changed and alert.changed events until Close.
+// New builds the service. Cached cards are invalidated by the calls the
+// app makes: Invalidate before run changes are published, Observe for
+// every event before it reaches a browser.
 func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 	if deps.DB == nil {
 		return nil, errors.New("cards: a store is required")
@@ -128,29 +120,13 @@ func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 		log = hclog.NewNullLogger()
 	}
 	cfg.setDefaults()
-	s := &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, near: deps.Near, plugins: deps.Plugins,
-		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, done: make(chan struct{}), metrics: newMetrics(deps.Metrics)}
-	if s.cache != nil && deps.Bus != nil {
-		events, cancel := deps.Bus.Subscribe(invalidatingTopics...)
-		s.stopWatch = cancel
-		go s.invalidate(events)
-	} else {
-		close(s.done)
-	}
-	return s, nil
+	return &Service{cfg: cfg, log: log.Named("cards"), db: deps.DB, cache: deps.Cache, near: deps.Near, plugins: deps.Plugins,
+		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, metrics: newMetrics(deps.Metrics)}, nil
 }
 
-// Close stops the invalidation. It does not close the cache, which the
-// caller owns.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() {
-		if s.stopWatch != nil {
-			s.stopWatch()
-		}
-		<-s.done
-	})
-	return nil
-}
+// Close releases nothing today; the caches belong to the caller. It
+// stays so the app's shutdown does not depend on that.
+func (s *Service) Close() error { return nil }
 
 // Request is a card query.
 type Request struct {
