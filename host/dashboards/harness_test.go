@@ -1,84 +1,42 @@
 package dashboards_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/puod/puod/host/api"
+	"github.com/puod/puod/host/api/apitest"
 	"github.com/puod/puod/host/audit"
 	"github.com/puod/puod/host/bus"
 	"github.com/puod/puod/host/dashboards"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/store"
-	"github.com/puod/puod/host/store/storetest"
 )
 
-type fakeAuth struct {
-	mu sync.Mutex
-	m  map[string]identity.Principal
-}
-
-func (f *fakeAuth) Authenticate(c *gin.Context) (identity.Principal, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p, ok := f.m[strings.TrimPrefix(c.GetHeader("Authorization"), "Bearer ")]; ok {
-		return p, nil
-	}
-	return identity.Principal{}, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "authentication required")
-}
-
-// recordingBus is a Publisher that keeps what it was given.
-type recordingBus struct {
-	mu     sync.Mutex
-	events []bus.Event
-}
-
-func (b *recordingBus) Publish(_ context.Context, ev bus.Event) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.events = append(b.events, ev)
-	return nil
-}
+// recordingBus records what the service publishes.
+type recordingBus struct{ apitest.Bus }
 
 // changes returns the dashboard.changed payloads published so far.
 func (b *recordingBus) changes(t testing.TB) []dashboards.Changed {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []dashboards.Changed
-	for _, ev := range b.events {
-		if ev.Topic != bus.TopicDashboardChanged {
-			t.Fatalf("unexpected topic %q", ev.Topic)
-		}
-		var c dashboards.Changed
-		if err := ev.Decode(&c); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
+	return apitest.Payloads[dashboards.Changed](t, &b.Bus, bus.TopicDashboardChanged)
 }
 
 type env struct {
 	t    *testing.T
 	db   *store.DB
 	srv  *api.Server
-	auth *fakeAuth
+	auth *apitest.Auth
 	bus  *recordingBus
 	svc  *dashboards.Service
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
-	e := &env{t: t, db: db, auth: &fakeAuth{m: map[string]identity.Principal{}}, bus: &recordingBus{}}
+	e := &env{t: t, db: db, auth: apitest.NewAuth(), bus: &recordingBus{}}
 	log := hclog.NewNullLogger()
 	e.srv = api.New(api.Options{}, log, e.auth)
 	svc, err := dashboards.New(log, db, e.bus)
@@ -92,20 +50,10 @@ func newEnv(t *testing.T, db *store.DB) *env {
 
 // member makes a member of profile with role and returns its token.
 func (e *env) member(profile string, role identity.Role) string {
-	ctx := storetest.Tenant(e.t, e.db, profile, role)
-	p, _ := identity.From(ctx)
-	tok := profile + "-" + string(role)
-	e.auth.mu.Lock()
-	e.auth.m[tok] = p
-	e.auth.mu.Unlock()
-	return tok
+	return e.auth.Member(e.t, e.db, profile, role)
 }
 
-func (e *env) ctxOf(tok string) context.Context {
-	e.auth.mu.Lock()
-	defer e.auth.mu.Unlock()
-	return identity.With(e.t.Context(), e.auth.m[tok])
-}
+func (e *env) ctxOf(tok string) context.Context { return e.auth.Context(e.t, tok) }
 
 type response struct {
 	status int
@@ -117,28 +65,7 @@ func (r response) String() string { return http.StatusText(r.status) + ": " + st
 
 func (e *env) do(tok, method, path string, body any) response {
 	e.t.Helper()
-	var rd *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-		rd = bytes.NewReader(nil)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
+	rec := apitest.Serve(e.t, e.srv.Handler(), tok, method, path, body)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
