@@ -199,7 +199,6 @@ func benchCardsUncached(b *testing.B, dialect string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer svc.Close()
 	types := []struct {
 		short, typ string
 		opts       string

@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	srcSvc.Register(a.api)
 	auditapi.Register(a.api, a.db, rec)
 	pluginapi.Register(a.api, pluginRegistry{a.plugins}, cards.Builtins{}, pluginapi.WithSources(a.db.Cards().Sources))
-	if a.cards, a.cardCache, err = newCards(ctx, cfg, log, a.db, a.bus, a.plugins, reg); err != nil {
+	if a.cards, a.cardCache, err = newCards(ctx, cfg, log, a.db, a.plugins, reg); err != nil {
 		return nil, err
 	}
 	a.cards.Register(a.api)
@@ -354,8 +354,7 @@ func (a *App) close(ctx context.Context) {
 	if a.demo != nil {
 		a.demo.Close()
 	}
-	if a.cards != nil {
-		_ = a.cards.Close()
+	if a.cardCache != nil {
 		_ = a.cardCache.Close()
 	}
 	if a.leases != nil {

@@ -6,7 +6,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/puod/puod/host/bus"
 	"github.com/puod/puod/host/cache"
 	"github.com/puod/puod/host/cards"
 	"github.com/puod/puod/host/config"
@@ -16,8 +15,7 @@ import (
 
 // newCards builds the card query service with its cache: Redis when
 // PUOD_REDIS_URL is set (shared by every replica), else in memory.
-// Invalidation follows run.changed on b.
-func newCards(ctx context.Context, cfg config.Config, log hclog.Logger, db *store.DB, b bus.Bus, m *plugins.Manager, reg prometheus.Registerer) (*cards.Service, cards.Cache, error) {
+func newCards(ctx context.Context, cfg config.Config, log hclog.Logger, db *store.DB, m *plugins.Manager, reg prometheus.Registerer) (*cards.Service, cards.Cache, error) {
 	var c, near cards.Cache
 	if cfg.RedisURL != "" {
 		r, err := cache.NewRedis(ctx, cfg.RedisURL, log, reg)

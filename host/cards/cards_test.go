@@ -65,7 +65,6 @@ func newEnv(t *testing.T, db *store.DB, c cards.Cache, p cards.Plugins, opts ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = svc.Close() })
 	e := &env{t: t, db: db, svc: svc, pipes: map[string]string{}, runs: map[string]string{}}
 	e.ctx = storetest.Tenant(t, db, "a", identity.RoleViewer)
 	ctxB := storetest.Tenant(t, db, "b", identity.RoleViewer)

@@ -124,10 +124,6 @@ func New(cfg Config, log hclog.Logger, deps Deps) (*Service, error) {
 		now: time.Now, warn: rateLimitedLog{interval: 10 * time.Second}, metrics: newMetrics(deps.Metrics)}, nil
 }
 
-// Close releases nothing today; the caches belong to the caller. It
-// stays so the app's shutdown does not depend on that.
-func (s *Service) Close() error { return nil }
-
 // Request is a card query.
 type Request struct {
 	Type string
