@@ -283,6 +283,9 @@ func notificationToProto(n *Notification) *pb.Notification {
 	for _, l := range n.Links {
 		out.Links = append(out.Links, &pb.Link{Title: l.Title, Url: l.URL})
 	}
+	for i := range n.Alerts {
+		out.Alerts = append(out.Alerts, notificationToProto(&n.Alerts[i]))
+	}
 	return out
 }
 
@@ -296,6 +299,9 @@ func notificationFromProto(n *pb.Notification) Notification {
 	}
 	for _, l := range n.GetLinks() {
 		out.Links = append(out.Links, Link{Title: l.GetTitle(), URL: l.GetUrl()})
+	}
+	for _, a := range n.GetAlerts() {
+		out.Alerts = append(out.Alerts, notificationFromProto(a))
 	}
 	return out
 }

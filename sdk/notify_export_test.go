@@ -71,6 +71,12 @@ func TestNotify_outcomeMapping(t *testing.T) {
 			Links:    []sdk.Link{{Title: "Run", URL: "https://x.example/run-9"}, {Title: "Rule", URL: "https://x.example/r1"}},
 			GroupKey: "etl/critical",
 		}
+		// A group message carries its alerts whole.
+		n.Alerts = []sdk.Notification{
+			{ID: "a1", Status: sdk.NotificationFiring, PipelineName: "etl", Value: "7m", Threshold: "5m", StartsAt: at,
+				Labels: map[string]string{"pipeline": "etl"}, Links: []sdk.Link{{Title: "Run", URL: "https://x.example/run-1"}}},
+			{ID: "a2", Status: sdk.NotificationResolved, PipelineName: "load", StartsAt: at, EndsAt: at.Add(time.Minute)},
+		}
 		if _, err := s.Notify(ctx(t), "i", n); err != nil {
 			t.Fatal(err)
 		}

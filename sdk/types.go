@@ -145,6 +145,11 @@ type Notification struct {
 	EndsAt        time.Time          `json:"ends_at,omitzero"`
 	Links         []Link             `json:"links,omitempty"`
 	GroupKey      string             `json:"group_key,omitempty"`
+	// Alerts is set on a group message: the alerts it gathers, each a
+	// single notification. The fields above then describe the group
+	// (Status firing when any alert is, the highest Severity, the Labels
+	// all alerts share). Empty for a single alert.
+	Alerts []Notification `json:"alerts,omitempty"`
 }
 
 // ExportHeader describes the file an exporter is asked to write.

@@ -89,6 +89,7 @@ type Compiled struct {
 
 	kind      string
 	forDur    time.Duration
+	group     groupSpec
 	sel       selector
 	templates map[string]*template.Template
 
@@ -102,6 +103,12 @@ type Compiled struct {
 
 // Kind is the rule's condition kind.
 func (c *Compiled) Kind() string { return c.kind }
+
+// groupSpec is a parsed GroupPolicy.
+type groupSpec struct {
+	by                     []string
+	wait, interval, repeat time.Duration
+}
 
 type selector struct {
 	sources []string
@@ -191,6 +198,7 @@ func Compile(r Rule, o Options) (*Compiled, error) {
 		}
 	}
 
+	ps = append(ps, c.compileGroup(r.Group)...)
 	ps = append(ps, c.compileSelector(r)...)
 	ps = append(ps, c.compileCondition(r, o)...)
 	ps = append(ps, c.compileTemplates(r)...)
@@ -198,6 +206,49 @@ func Compile(r Rule, o Options) (*Compiled, error) {
 		return nil, ps
 	}
 	return c, nil
+}
+
+func (c *Compiled) compileGroup(g GroupPolicy) Problems {
+	var ps Problems
+	c.group = groupSpec{by: g.By, wait: DefaultGroupWait, interval: DefaultGroupInterval, repeat: DefaultRepeat}
+	for i, l := range g.By {
+		f := "/group/by/" + strconv.Itoa(i)
+		switch {
+		case !labelPattern.MatchString(l):
+			ps = append(ps, Problem{f, "a label name must match [A-Za-z_][A-Za-z0-9_]*"})
+		case slices.Index(g.By, l) < i:
+			ps = append(ps, Problem{f, fmt.Sprintf("%q is listed twice", l)})
+		}
+	}
+	for _, d := range []struct {
+		field string
+		text  Duration
+		dst   *time.Duration
+		max   time.Duration
+	}{
+		{"/group/wait", g.Wait, &c.group.wait, time.Hour},
+		{"/group/interval", g.Interval, &c.group.interval, 24 * time.Hour},
+		{"/group/repeat", g.Repeat, &c.group.repeat, 30 * 24 * time.Hour},
+	} {
+		if d.text == "" {
+			continue
+		}
+		v, err := d.text.Parse()
+		switch {
+		case err != nil:
+			ps = append(ps, Problem{d.field, err.Error()})
+		case v < 0:
+			ps = append(ps, Problem{d.field, "must not be negative"})
+		case v > d.max:
+			ps = append(ps, Problem{d.field, "must be at most " + d.max.String()})
+		default:
+			*d.dst = v
+		}
+	}
+	if c.group.repeat > 0 && c.group.repeat < time.Minute {
+		ps = append(ps, Problem{"/group/repeat", "must be at least 1m (or 0s to never repeat)"})
+	}
+	return ps
 }
 
 func (c *Compiled) compileSelector(r Rule) Problems {

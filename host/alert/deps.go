@@ -124,6 +124,20 @@ type Intent struct {
 	Seq          int64
 	Sinks        []string
 	Notification sdk.Notification
+	// GroupWait and GroupInterval are the rule's grouping times (its
+	// GroupPolicy, defaults applied) for the outbox; Notification.GroupKey
+	// names the group.
+	GroupWait, GroupInterval time.Duration
+}
+
+// Muter holds notifications back: silences and inhibition. Muted returns
+// why a notification with these labels must not be sent at time at (one
+// reason per silence or inhibiting source), or nothing. The engine asks
+// when it decides a notification and, for held ones, on every tick until
+// nothing mutes them; so Muted is called often and should answer from
+// memory.
+type Muter interface {
+	Muted(ctx context.Context, profileID string, labels map[string]string, at time.Time) ([]string, error)
 }
 
 // Detector evaluates anomaly conditions. No implementation ships yet; the

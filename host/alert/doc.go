@@ -46,11 +46,27 @@
 // tick that finds a success which came after the deadline does not fire,
 // since there is nothing left to act on.
 //
+// # Held and repeated notifications
+//
+// A Muter (silences, inhibition; host/alerting) may hold a notification
+// back when it is decided: the series remembers it (Muted) and the next
+// tick at which nothing mutes it sends it. A resolve whose firing was never
+// sent sends nothing. A series still firing Rule.Group.Repeat after its
+// last notification is notified again (not while muted).
+//
+// # Grouping
+//
+// Each notification carries its group (Notification.GroupKey: the rule
+// and the values of Rule.Group.By) and the group's wait and interval
+// (Intent); the outbox and its worker (host/notify) gather a group's
+// notifications into one message with them.
+//
 // # Notification ids
 //
 // Each episode of a series gets the next sequence number; the firing and the
 // resolved notification of that episode have ids derived from (profile,
-// rule, fingerprint, sequence, status). The same decision taken twice (an
+// rule, fingerprint, sequence, status) (and the repeat's number for a
+// repeat). The same decision taken twice (an
 // event delivered twice, a replica re-evaluating) therefore yields the same
 // id, and the outbox can de-duplicate on it.
 package alert

@@ -39,6 +39,9 @@ type Deps struct {
 	Runs    RunReader
 	Metrics MetricReader
 	Outbox  Outbox
+	// Muter, when set, holds back the notifications it mutes until it no
+	// longer does (see the package documentation, Silences).
+	Muter Muter
 }
 
 // Engine evaluates alert rules of every profile. It is safe for concurrent
@@ -162,6 +165,11 @@ func (e *Engine) Restore(profileID string, states []SeriesState) {
 			if rs.c.Rule.ID == st.RuleID {
 				s := &series{SeriesState: st}
 				s = s.clone()
+				if s.State == StateFiring && s.Notified == "" && s.Muted == "" {
+					// Saved before Notified was recorded: the firing
+					// notification went out then.
+					s.Notified, s.NotifiedAt = string(StateFiring), s.Since
+				}
 				s.active = st.State == StatePending || (st.State == StateFiring && !st.Held)
 				rs.series[st.Fingerprint] = s
 			}
@@ -227,7 +235,7 @@ func (e *Engine) OnRunChanged(ctx context.Context, ev bus.Event) error {
 	p := e.profile(ev.ProfileID)
 	now := e.clock.Now()
 	e.learnRun(p, run)
-	t := e.begin(p, now)
+	t := e.begin(ctx, p, now)
 	for _, rs := range p.rules {
 		if rs.c.Rule.Disabled || !rs.c.runBased() || !rs.c.sel.matches(run.Pipeline) {
 			continue
@@ -265,7 +273,7 @@ func (e *Engine) OnMetricAppended(ctx context.Context, ev bus.Event) error {
 	for _, s := range ma.Series {
 		p.metricSeries[s] = struct{}{}
 	}
-	t := e.begin(p, e.clock.Now())
+	t := e.begin(ctx, p, e.clock.Now())
 	for _, rs := range p.rules {
 		if rs.c.Rule.Disabled {
 			continue
@@ -297,7 +305,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 		if len(p.rules) == 0 {
 			continue
 		}
-		t := e.begin(p, now)
+		t := e.begin(ctx, p, now)
 		if err := t.tick(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("alert tick of profile %s: %w", id, err))
 			continue

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/puod/puod/sdk"
@@ -15,6 +16,7 @@ import (
 // txn is one evaluation: it works on copies of the series it touches and
 // moves them into the engine only once the Outbox accepted its batch.
 type txn struct {
+	ctx     context.Context
 	e       *Engine
 	p       *profile
 	now     time.Time
@@ -25,8 +27,8 @@ type txn struct {
 	listed  bool
 }
 
-func (e *Engine) begin(p *profile, now time.Time) *txn {
-	return &txn{e: e, p: p, now: now, work: map[*ruleState]map[string]*series{}, batch: Batch{ProfileID: p.id}}
+func (e *Engine) begin(ctx context.Context, p *profile, now time.Time) *txn {
+	return &txn{ctx: ctx, e: e, p: p, now: now, work: map[*ruleState]map[string]*series{}, batch: Batch{ProfileID: p.id}}
 }
 
 // peek returns the series as this evaluation sees it, without copying.
@@ -168,6 +170,7 @@ func (t *txn) transition(s *series, to State, reason string) {
 
 func (t *txn) fire(rs *ruleState, s *series) {
 	s.Seq++
+	s.Notified, s.NotifiedAt, s.Repeats = "", time.Time{}, 0
 	t.transition(s, StateFiring, "condition active")
 	t.notify(rs, s, sdk.NotificationFiring)
 }
@@ -180,7 +183,74 @@ func (t *txn) resolve(rs *ruleState, s *series, reason string) {
 	s.ActiveSince = time.Time{}
 }
 
+// notify sends the notification of a transition, or holds it back while
+// the Muter mutes it (release sends it later).
 func (t *txn) notify(rs *ruleState, s *series, status sdk.NotificationStatus) {
+	if status == sdk.NotificationResolved && s.Notified != string(sdk.NotificationFiring) {
+		// Its firing was never sent (muted throughout): nobody needs to
+		// hear that it is over.
+		if s.Muted != "" {
+			s.Muted, s.MutedAt, s.MutedBy = "", time.Time{}, nil
+			t.transition(s, s.State, "resolved while its firing notification was held back; nothing sent")
+		}
+		return
+	}
+	if why := t.muted(s); len(why) > 0 {
+		s.Muted, s.MutedAt, s.MutedBy = string(status), t.now, why
+		t.transition(s, s.State, fmt.Sprintf("%s notification held back: %s", status, strings.Join(why, "; ")))
+		return
+	}
+	t.emit(rs, s, status, 0)
+}
+
+// muted asks the Muter. An error mutes nothing: a notification too many
+// is better than one lost.
+func (t *txn) muted(s *series) []string {
+	if t.e.d.Muter == nil {
+		return nil
+	}
+	why, err := t.e.d.Muter.Muted(t.ctx, t.p.id, s.Labels, t.now)
+	if err != nil {
+		t.e.log.Warn("could not check silences and inhibitions; notifying anyway", "rule", s.RuleID, "series", s.Fingerprint, "error", err)
+		return nil
+	}
+	return why
+}
+
+// release sends a held notification once nothing mutes it any more.
+func (t *txn) release(rs *ruleState, s *series) {
+	if s.Muted == "" || len(t.muted(s)) > 0 {
+		return
+	}
+	status := sdk.NotificationStatus(s.Muted)
+	if status == sdk.NotificationFiring && s.State != StateFiring {
+		s.Muted, s.MutedAt, s.MutedBy = "", time.Time{}, nil
+		return
+	}
+	t.transition(s, s.State, fmt.Sprintf("%s notification released: no longer silenced or inhibited", status))
+	t.emit(rs, s, status, 0)
+}
+
+// repeatDue says whether a firing series has gone Repeat without a message.
+func (t *txn) repeatDue(rs *ruleState, s *series) bool {
+	r := rs.c.group.repeat
+	return r > 0 && s.State == StateFiring && !s.Held && s.Muted == "" &&
+		s.Notified == string(sdk.NotificationFiring) && t.now.Sub(s.NotifiedAt) >= r
+}
+
+// repeat re-sends the firing notification of a series still firing; a
+// muted one waits (and is asked again on the next tick).
+func (t *txn) repeat(rs *ruleState, s *series) {
+	if !t.repeatDue(rs, s) || len(t.muted(s)) > 0 {
+		return
+	}
+	s.Repeats++
+	t.transition(s, s.State, fmt.Sprintf("still firing after %s: notification repeated", rs.c.group.repeat))
+	t.emit(rs, s, sdk.NotificationFiring, s.Repeats)
+}
+
+// emit renders the notification of a series and adds it to the batch.
+func (t *txn) emit(rs *ruleState, s *series, status sdk.NotificationStatus, repeat int) {
 	r := rs.c.Rule
 	d := s.data
 	d.Rule = RuleData{ID: r.ID, Name: r.Name, Severity: r.Severity}
@@ -206,10 +276,11 @@ func (t *txn) notify(rs *ruleState, s *series, status sdk.NotificationStatus) {
 		body = defaultDescription(rs.c, d)
 	}
 	n := sdk.Notification{
-		ID:     notificationID(t.p.id, r.ID, s.Fingerprint, s.Seq, string(status)),
+		ID:     notificationID(t.p.id, r.ID, s.Fingerprint, s.Seq, string(status), repeat),
 		Status: status, RuleID: r.ID, RuleName: r.Name, Severity: r.Severity,
 		Title: title, Summary: body, Labels: d.Labels, Annotations: ann,
 		Value: d.Value, Threshold: d.Threshold, StartsAt: s.ActiveSince, Links: d.Links,
+		GroupKey: rs.c.groupKey(s.Labels),
 	}
 	if d.Pipeline != nil {
 		n.PipelineName = d.Pipeline.Name
@@ -219,11 +290,34 @@ func (t *txn) notify(rs *ruleState, s *series, status sdk.NotificationStatus) {
 	}
 	if status == sdk.NotificationResolved {
 		n.EndsAt = t.now
+		if s.Muted == string(status) && !s.MutedAt.IsZero() {
+			n.EndsAt = s.MutedAt // released late: it ended when it was decided
+		}
 	}
+	s.Notified, s.NotifiedAt = string(status), t.now
+	s.Muted, s.MutedAt, s.MutedBy = "", time.Time{}, nil
 	t.batch.Notifications = append(t.batch.Notifications, Intent{
 		ProfileID: t.p.id, RuleID: r.ID, Fingerprint: s.Fingerprint, Seq: s.Seq,
 		Sinks: slices.Clone(r.Sinks), Notification: n,
+		GroupWait: rs.c.group.wait, GroupInterval: rs.c.group.interval,
 	})
+}
+
+// groupKey names the group of a notification: the rule, and the values of
+// its group-by labels.
+func (c *Compiled) groupKey(labels map[string]string) string {
+	if len(c.group.by) == 0 {
+		return c.Rule.ID
+	}
+	var b strings.Builder
+	b.WriteString(c.Rule.ID)
+	for _, l := range c.group.by {
+		b.WriteString("|")
+		b.WriteString(l)
+		b.WriteString("=")
+		b.WriteString(labels[l])
+	}
+	return b.String()
 }
 
 func defaultDescription(c *Compiled, d TemplateData) string {
@@ -538,7 +632,8 @@ func (t *txn) tick(ctx context.Context) error {
 }
 
 // advanceDue moves pending series whose `for` elapsed and held series that
-// became stable.
+// became stable, sends held notifications nothing mutes any more, and
+// repeats those due.
 func (t *txn) advanceDue(rs *ruleState) {
 	fps := sortedKeys(rs.series)
 	for fp := range t.work[rs] {
@@ -547,9 +642,17 @@ func (t *txn) advanceDue(rs *ruleState) {
 		}
 	}
 	for _, fp := range fps {
-		if s := t.peek(rs, fp); s.State == StatePending || s.Held {
-			t.advance(rs, t.series(rs, fp, nil))
+		s := t.peek(rs, fp)
+		due := s.State == StatePending || s.Held
+		if !due && s.Muted == "" && !t.repeatDue(rs, s) {
+			continue
 		}
+		w := t.series(rs, fp, nil)
+		if due {
+			t.advance(rs, w)
+		}
+		t.release(rs, w)
+		t.repeat(rs, w)
 	}
 }
 

@@ -142,6 +142,12 @@ type harness struct {
 
 func newHarness(t *testing.T, start time.Time, cfg alert.Config, rules ...alert.Rule) *harness {
 	t.Helper()
+	return newMutedHarness(t, start, cfg, nil, rules...)
+}
+
+// newMutedHarness is newHarness with a Muter.
+func newMutedHarness(t *testing.T, start time.Time, cfg alert.Config, muter alert.Muter, rules ...alert.Rule) *harness {
+	t.Helper()
 	h := &harness{
 		t: t, clock: &manualClock{t: start},
 		runs:    &fakeRuns{runs: map[string]alert.Run{}, pipes: []alert.Pipeline{etlVendas}},
@@ -149,7 +155,7 @@ func newHarness(t *testing.T, start time.Time, cfg alert.Config, rules ...alert.
 		out:     &recorder{},
 	}
 	cfg.Clock = h.clock
-	eng, err := alert.New(cfg, hclog.NewNullLogger(), alert.Deps{Runs: h.runs, Metrics: h.metrics, Outbox: h.out})
+	eng, err := alert.New(cfg, hclog.NewNullLogger(), alert.Deps{Runs: h.runs, Metrics: h.metrics, Outbox: h.out, Muter: muter})
 	if err != nil {
 		t.Fatal(err)
 	}

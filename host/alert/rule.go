@@ -66,6 +66,9 @@ type Rule struct {
 	Annotations map[string]string `json:"annotations,omitempty" yaml:"annotations,omitempty"`
 	// Sinks are the source ids of the alert-sink instances to notify.
 	Sinks []string `json:"sinks" yaml:"sinks"`
+	// Group says how the rule's notifications are gathered into messages
+	// (see GroupPolicy); empty takes the defaults.
+	Group GroupPolicy `json:"group,omitzero" yaml:"group,omitempty"`
 	// Disabled rules are validated but not evaluated.
 	Disabled bool `json:"disabled,omitempty" yaml:"disabled,omitempty"`
 }
@@ -86,6 +89,40 @@ type Selector struct {
 	PipelineRegex string `json:"pipeline_regex,omitempty" yaml:"pipeline_regex,omitempty"`
 	// Tags must all be present on the pipeline.
 	Tags []string `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// Grouping defaults: short, because a pipeline alert is worth most in its
+// first minute (Alertmanager's are 30s / 5m / 4h).
+const (
+	DefaultGroupWait     = 500 * time.Millisecond
+	DefaultGroupInterval = 10 * time.Second
+	DefaultRepeat        = 4 * time.Hour
+)
+
+// GroupPolicy gathers notifications, as Alertmanager's routes do. The
+// notifications of one rule and sink whose By labels are equal form a
+// group; a group is one message per send, listing its alerts.
+type GroupPolicy struct {
+	// By are the label names that split the rule's alerts into groups
+	// ("pipeline" gives each pipeline its own messages). Empty: one group
+	// per rule.
+	By []string `json:"by,omitempty" yaml:"by,omitempty"`
+	// Wait is how long the first notification of a group (one that sent
+	// nothing within Interval) waits for others to join it. Default 500ms;
+	// "0s" sends at once.
+	Wait Duration `json:"wait,omitempty" yaml:"wait,omitempty"`
+	// Interval is the shortest time between two messages of a group:
+	// notifications decided meanwhile wait and go together. Default 10s.
+	Interval Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	// Repeat re-sends a firing alert that is still firing (and not
+	// silenced) after this long without a message about it. Default 4h;
+	// "0s" never repeats.
+	Repeat Duration `json:"repeat,omitempty" yaml:"repeat,omitempty"`
+}
+
+// IsZero reports whether the policy sets nothing (all defaults).
+func (g GroupPolicy) IsZero() bool {
+	return len(g.By) == 0 && g.Wait == "" && g.Interval == "" && g.Repeat == ""
 }
 
 // IsZero reports whether the selector selects everything.

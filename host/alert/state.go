@@ -60,6 +60,17 @@ type SeriesState struct {
 	// rules): persisted, it lets a restarted engine evaluate the deadlines
 	// that passed while it was down.
 	DeadlineAt time.Time `json:"deadline_at,omitzero"`
+	// Notified is the last status notified ("firing", "resolved") in the
+	// current episode, "" before any; NotifiedAt is when, for repeats, and
+	// Repeats counts the repeats of the episode.
+	Notified   string    `json:"notified,omitempty"`
+	NotifiedAt time.Time `json:"notified_at,omitzero"`
+	Repeats    int       `json:"repeats,omitempty"`
+	// Muted is the status of a notification held back by the Muter, ""
+	// when none is; MutedAt is when it was decided and MutedBy why.
+	Muted   string    `json:"muted,omitempty"`
+	MutedAt time.Time `json:"muted_at,omitzero"`
+	MutedBy []string  `json:"muted_by,omitempty"`
 	// History is the most recent transitions, oldest first (bounded by
 	// Config.HistoryLimit).
 	History []Transition `json:"history,omitempty"`
@@ -111,6 +122,7 @@ func (s *series) clone() *series {
 	c.Labels = maps.Clone(s.Labels)
 	c.Resolves = slices.Clone(s.Resolves)
 	c.History = slices.Clone(s.History)
+	c.MutedBy = slices.Clone(s.MutedBy)
 	return &c
 }
 
@@ -119,6 +131,7 @@ func (s *series) snapshot() SeriesState {
 	out.Labels = maps.Clone(s.Labels)
 	out.Resolves = slices.Clone(s.Resolves)
 	out.History = slices.Clone(s.History)
+	out.MutedBy = slices.Clone(s.MutedBy)
 	return out
 }
 
@@ -130,8 +143,12 @@ func fingerprint(kv ...string) string {
 }
 
 // notificationID is stable per (profile, rule, fingerprint, episode,
-// status): the same decision always yields the same id.
-func notificationID(profileID, ruleID, fp string, seq int64, status string) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{profileID, ruleID, fp, strconv.FormatInt(seq, 10), status}, "\x00")))
+// status, repeat): the same decision always yields the same id.
+func notificationID(profileID, ruleID, fp string, seq int64, status string, repeat int) string {
+	parts := []string{profileID, ruleID, fp, strconv.FormatInt(seq, 10), status}
+	if repeat > 0 {
+		parts = append(parts, "repeat", strconv.Itoa(repeat))
+	}
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(h[:16])
 }

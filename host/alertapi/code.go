@@ -114,7 +114,7 @@ func (s *Service) LoadRules(ctx context.Context, dir string, rec *audit.Recorder
 		row, changed, err := s.db.AlertRules().Provision(ctx, c.in)
 		if err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				err = fmt.Errorf("its id or name is taken by another rule (made in the API, or of another profile): %w", err)
+				err = fmt.Errorf("its id or name is taken by a rule made in the API in this profile: rename one of them: %w", err)
 			}
 			skip("%s: rule %q: %v", c.file, id, err)
 			continue

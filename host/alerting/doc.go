@@ -18,17 +18,19 @@
 // used. If either write fails, Write fails and the engine keeps its
 // previous in-memory state and decides again on the next event or tick.
 //
-// # Silences
+// # Silences and inhibition
 //
-// Silences are applied when a notification is decided, in Outbox.Write: a
-// notification whose labels a silence in force at that moment mutes is not
-// written to the outbox at all, so it can never be sent; the series' state
-// and its transition history are still saved (the alert is firing, only
-// quiet), and the host logs the notification id with the silences that
-// muted it. A silence created after a notification was decided does not
-// recall it. A series still firing when its silence ends is not notified
-// again until its next transition (re-notification on expiry is a later
-// step).
+// Muter is the engine's alert.Muter: a notification is held back while a
+// silence in force matches its labels, or while the source of its series
+// (label source_id) is unhealthy (health status error): a source that
+// cannot be polled makes its pipelines look late or absent, and its own
+// health already says what is wrong. The engine keeps a held notification
+// in the series' state (Muted, MutedBy, and a transition in its history)
+// and sends it, with the id it would have had, at the first tick where
+// nothing mutes it any more; an episode that fires and resolves while
+// muted sends nothing. The Muter reads each profile's silences and source
+// health at most once a second; a silence created or expired through the
+// API (alert.changed, kind silence) is obeyed at once.
 //
 // # Reloading
 //

@@ -28,8 +28,6 @@ type Outbox struct {
 	DB    *store.DB
 	Queue Enqueuer
 	Log   hclog.Logger
-	// Now is the clock silences are checked against (default time.Now).
-	Now func() time.Time
 }
 
 var _ alert.Outbox = (*Outbox)(nil)
@@ -38,14 +36,8 @@ var _ alert.Outbox = (*Outbox)(nil)
 func (o *Outbox) Write(ctx context.Context, b alert.Batch) error {
 	pctx := asProfile(ctx, b.ProfileID)
 	if len(b.Notifications) > 0 {
-		send, err := o.unsilenced(pctx, b.Notifications)
-		if err != nil {
-			return err
-		}
-		if len(send) > 0 {
-			if _, err := o.Queue.Enqueue(ctx, send); err != nil {
-				return fmt.Errorf("alerting: write notifications: %w", err)
-			}
+		if _, err := o.Queue.Enqueue(ctx, b.Notifications); err != nil {
+			return fmt.Errorf("alerting: write notifications: %w", err)
 		}
 	}
 	if len(b.States) == 0 {
@@ -104,31 +96,6 @@ func (o *Outbox) saveByRule(ctx context.Context, profileID string, states []stor
 		}
 	}
 	return nil
-}
-
-// unsilenced drops the intents a silence in force mutes now.
-func (o *Outbox) unsilenced(ctx context.Context, in []alert.Intent) ([]alert.Intent, error) {
-	now := time.Now()
-	if o.Now != nil {
-		now = o.Now()
-	}
-	set, err := Silences(ctx, o.DB, now)
-	if err != nil {
-		return nil, err
-	}
-	if len(set) == 0 {
-		return in, nil
-	}
-	out := in[:0:0]
-	for _, it := range in {
-		if ids := set.Muting(it.Notification.Labels, now); len(ids) > 0 {
-			o.log().Info("notification silenced: not sent", "notification", it.Notification.ID, "rule", it.RuleID,
-				"status", it.Notification.Status, "silences", ids)
-			continue
-		}
-		out = append(out, it)
-	}
-	return out, nil
 }
 
 // Silences returns the compiled silences of ctx's profile in force at now.

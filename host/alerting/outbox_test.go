@@ -2,10 +2,8 @@ package alerting_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/puod/puod/host/alert"
 	"github.com/puod/puod/host/alerting"
@@ -107,7 +105,7 @@ func TestOutbox_write(t *testing.T) {
 					tc.prepare(t, ctx, db)
 				}
 				q := &spyQueue{inner: newWorker(t, db, &recordingSender{}), db: db, ctx: ctx, fail: tc.enqueueErr}
-				o := &alerting.Outbox{DB: db, Queue: q, Now: func() time.Time { return t0 }}
+				o := &alerting.Outbox{DB: db, Queue: q}
 				b := firingBatch(profileID, "r1", "fp1", labels)
 				for i := range tc.writes {
 					err := o.Write(context.Background(), b)
@@ -146,7 +144,7 @@ func TestOutbox_deletedRuleKeepsOtherStates(t *testing.T) {
 		ctx, profileID := tenant(t, db)
 		storeRule(t, ctx, db, metricRule("gone", "sales.total"), true)
 		storeRule(t, ctx, db, metricRule("kept", "sales.total"), true)
-		o := &alerting.Outbox{DB: db, Queue: newWorker(t, db, &recordingSender{}), Now: func() time.Time { return t0 }}
+		o := &alerting.Outbox{DB: db, Queue: newWorker(t, db, &recordingSender{})}
 		b := firingBatch(profileID, "gone", "fp1", nil)
 		k := firingBatch(profileID, "kept", "fp1", nil)
 		b.States = append(b.States, k.States...)
@@ -165,111 +163,6 @@ func TestOutbox_deletedRuleKeepsOtherStates(t *testing.T) {
 		}
 		if rows := outboxRows(t, ctx, db); len(rows) != 4 {
 			t.Errorf("outbox rows: %d, want 4", len(rows))
-		}
-	})
-}
-
-func TestOutbox_silences(t *testing.T) {
-	t.Parallel()
-	labels := map[string]string{"team": "data-sales", "alertname": "rule r1"}
-	team := func(v string) json.RawMessage {
-		return json.RawMessage(`[{"name":"team","op":"=","value":"` + v + `"}]`)
-	}
-	cases := []struct {
-		name         string
-		matchers     json.RawMessage
-		starts, ends time.Duration // relative to t0
-		wantRows     int
-	}{
-		{name: "a silence in force mutes the notification", matchers: team("data-sales"),
-			starts: -time.Hour, ends: time.Hour, wantRows: 0},
-		{name: "a silence of other labels does not", matchers: team("finance"),
-			starts: -time.Hour, ends: time.Hour, wantRows: 2},
-		{name: "an expired silence does not", matchers: team("data-sales"),
-			starts: -2 * time.Hour, ends: -time.Hour, wantRows: 2},
-		{name: "a silence not started yet does not", matchers: team("data-sales"),
-			starts: time.Hour, ends: 2 * time.Hour, wantRows: 2},
-		{name: "a stored silence that no longer compiles is ignored",
-			matchers: json.RawMessage(`[{"name":"team","op":"=~","value":"("}]`),
-			starts:   -time.Hour, ends: time.Hour, wantRows: 2},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-				t.Parallel()
-				ctx, profileID := tenant(t, db)
-				storeRule(t, ctx, db, metricRule("r1", "sales.total"), true)
-				if _, err := db.Silences().Create(ctx, store.SilenceInput{Matchers: tc.matchers,
-					StartsAt: t0.Add(tc.starts), EndsAt: t0.Add(tc.ends), Comment: "test", CreatedBy: "u1"}); err != nil {
-					t.Fatal(err)
-				}
-				o := &alerting.Outbox{DB: db, Queue: newWorker(t, db, &recordingSender{}), Now: func() time.Time { return t0 }}
-				if err := o.Write(context.Background(), firingBatch(profileID, "r1", "fp1", labels)); err != nil {
-					t.Fatal(err)
-				}
-				if rows := outboxRows(t, ctx, db); len(rows) != tc.wantRows {
-					t.Errorf("outbox rows: %d, want %d", len(rows), tc.wantRows)
-				}
-				// Muted or not, the series is firing.
-				if got := stateOf(t, ctx, db, "r1"); got != "firing" {
-					t.Errorf("stored state %q, want firing", got)
-				}
-			})
-		})
-	}
-}
-
-// TestOutbox_silenceExpires: a silence mutes while in force; once the
-// (injected) clock passes its end, the next notification is written.
-// Only the muted intents of a batch are dropped.
-func TestOutbox_silenceExpires(t *testing.T) {
-	t.Parallel()
-	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		t.Parallel()
-		ctx, profileID := tenant(t, db)
-		storeRule(t, ctx, db, metricRule("r1", "sales.total"), true)
-		if _, err := db.Silences().Create(ctx, store.SilenceInput{
-			Matchers: json.RawMessage(`[{"name":"team","op":"=","value":"data-sales"}]`),
-			StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(time.Hour), Comment: "test", CreatedBy: "u1"}); err != nil {
-			t.Fatal(err)
-		}
-		clock := &manualClock{t: t0}
-		o := &alerting.Outbox{DB: db, Queue: newWorker(t, db, &recordingSender{}), Now: clock.Now}
-
-		sales := map[string]string{"team": "data-sales"}
-		b := firingBatch(profileID, "r1", "fp1", sales)
-		// A second series of other labels in the same batch is not muted.
-		other := firingBatch(profileID, "r1", "fp2", map[string]string{"team": "finance"})
-		b.States = append(b.States, other.States...)
-		b.Notifications = append(b.Notifications, other.Notifications...)
-		if err := o.Write(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-		rows := outboxRows(t, ctx, db)
-		if len(rows) != 2 || rows[0].NotificationID != "r1/fp2/firing" || rows[1].NotificationID != "r1/fp2/firing" {
-			t.Fatalf("rows while silenced: %+v, want only r1/fp2/firing (two sinks)", rows)
-		}
-		if sts := alertStates(t, ctx, db); len(sts) != 2 {
-			t.Fatalf("states: %d, want 2 (muted or not)", len(sts))
-		}
-
-		clock.Set(t0.Add(2 * time.Hour))
-		resolved := alert.Batch{ProfileID: profileID,
-			States: []alert.SeriesState{{RuleID: "r1", Fingerprint: "fp1", State: alert.StateResolved, Labels: sales,
-				Since: clock.Now(), Seq: 1}},
-			Notifications: []alert.Intent{intent(profileID, "r1", "fp1", 1, sdk.NotificationResolved, sales)}}
-		if err := o.Write(context.Background(), resolved); err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, r := range outboxRows(t, ctx, db) {
-			if r.NotificationID == "r1/fp1/resolved" {
-				ids = append(ids, r.SinkSourceID)
-			}
-		}
-		if len(ids) != 2 {
-			t.Errorf("after the silence ended: resolved rows for sinks %v, want both sinks", ids)
 		}
 	})
 }

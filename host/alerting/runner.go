@@ -54,6 +54,7 @@ type Runner struct {
 	engine *alert.Engine
 	worker *notify.Worker
 	outbox *Outbox
+	muter  *Muter
 
 	mu     sync.Mutex
 	leader bool
@@ -79,11 +80,9 @@ func New(cfg Config, log hclog.Logger, d Deps) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, log: log, d: d, worker: w}
 	r.outbox = &Outbox{DB: d.DB, Queue: w, Log: log}
-	if cfg.Engine.Clock != nil {
-		r.outbox.Now = cfg.Engine.Clock.Now
-	}
+	r.muter = &Muter{DB: d.DB}
 	reader := StoreReader{DB: d.DB}
-	r.engine, err = alert.New(cfg.Engine, log, alert.Deps{Runs: reader, Metrics: reader, Outbox: r.outbox})
+	r.engine, err = alert.New(cfg.Engine, log, alert.Deps{Runs: reader, Metrics: reader, Outbox: r.outbox, Muter: r.muter})
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +186,15 @@ func (r *Runner) handle(ctx context.Context, ev bus.Event) {
 		err = r.engine.OnMetricAppended(ctx, ev)
 	case bus.TopicAlertChanged:
 		var c alertapi.Changed
-		if err = ev.Decode(&c); err == nil && c.Kind == alertapi.ChangedRule {
-			err = r.LoadProfile(ctx, ev.ProfileID, false)
+		if err = ev.Decode(&c); err == nil {
+			switch c.Kind {
+			case alertapi.ChangedRule:
+				err = r.LoadProfile(ctx, ev.ProfileID, false)
+			case alertapi.ChangedSilence:
+				// Held notifications go out on the next tick once their
+				// silence is gone; new ones are held at once.
+				r.muter.Invalidate(ev.ProfileID)
+			}
 		}
 	}
 	if err != nil && ctx.Err() == nil {

@@ -23,11 +23,26 @@
 //
 // Rows are grouped by (profile, sink, group key); the group key is the
 // notification's GroupKey, or its rule and series when it has none. A row
-// is sent only when no older row of its group is still pending: a group
-// delivers one notification at a time, in the order the engine decided
-// them, so "resolved" never overtakes its "firing". A row waiting for a
+// is sent only when no older row of its group is still pending (or goes in
+// the same message, after it): a group delivers one message at a time, in
+// the order the engine decided, so "resolved" never overtakes its
+// "firing". A row waiting for a
 // retry holds its group back; a dead letter does not. Different groups are
 // independent and sent in parallel.
+//
+// # Grouping
+//
+// A row's first attempt is set when it is written (store.Outbox.Enqueue),
+// as Alertmanager groups: GroupWait after the decision, so that others of
+// its group decided meanwhile can join it; no sooner than GroupInterval
+// after the group's last message; and together with the group's rows that
+// already wait. The worker claims a group's first row with the due rows
+// right behind it (ClaimGroups) and sends them as ONE message (Group):
+// one notification goes as it is; several make a group message whose
+// Alerts list them, an alert's latest notification only. The outcome is
+// recorded on every row. A message refused for good is sent again one
+// notification at a time, so that one notification the sink cannot take
+// does not make the others dead letters.
 //
 // # Retries
 //

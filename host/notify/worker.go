@@ -81,10 +81,13 @@ type Config struct {
 	// about (rows written by another replica). Writes through Enqueue wake
 	// it at once. Default 1 s.
 	PollInterval time.Duration
-	// BatchSize is how many rows one claim takes. Default 64.
+	// BatchSize is how many groups one claim takes. Default 64.
 	BatchSize int
+	// GroupSize is the most notifications one message of a group carries
+	// (the rest go in the next). Default 100.
+	GroupSize int
 	// Parallelism is how many sends run at once (different groups only:
-	// a group has at most one row in flight). Default 8.
+	// a group has at most one message in flight). Default 8.
 	Parallelism int
 	// MinBackoff and MaxBackoff bound the retry delay, which doubles per
 	// failed attempt from MinBackoff (with jitter). Defaults 1 s and 5 min.
@@ -112,6 +115,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxAge, 24*time.Hour)
 	if c.BatchSize <= 0 {
 		c.BatchSize = 64
+	}
+	if c.GroupSize <= 0 {
+		c.GroupSize = 100
 	}
 	if c.Parallelism <= 0 {
 		c.Parallelism = 8
@@ -181,8 +187,9 @@ func Rows(intents []alert.Intent, at time.Time) ([]store.NewNotification, error)
 		profile := in.ProfileID
 		for _, sink := range in.Sinks {
 			rows = append(rows, store.NewNotification{
-				ProfileID: profile, NotificationID: in.Notification.ID, RuleID: in.RuleID, SinkSourceID: sink,
-				GroupKey: group, Payload: payload, CreatedAt: at,
+				ProfileID: profile, NotificationID: in.Notification.ID, RuleID: in.RuleID, Fingerprint: in.Fingerprint,
+				SinkSourceID: sink, GroupKey: group, GroupWait: in.GroupWait, GroupInterval: in.GroupInterval,
+				Payload: payload, CreatedAt: at,
 			})
 		}
 	}
@@ -246,7 +253,7 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
-		rows, err := w.outbox.Claim(ctx, w.cfg.Clock.Now(), w.cfg.Lease, w.cfg.BatchSize)
+		rows, err := w.outbox.ClaimGroups(ctx, w.cfg.Clock.Now(), w.cfg.Lease, w.cfg.BatchSize, w.cfg.GroupSize)
 		if err != nil {
 			return total, err
 		}
@@ -254,35 +261,56 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		total += len(rows)
-		w.sendAll(ctx, rows)
+		w.sendAll(ctx, batches(rows))
 	}
 	return total, nil
 }
 
-// sendAll sends a claimed batch, Parallelism at a time. Claim returns at
-// most one row per group, so parallel sends never reorder a group.
-func (w *Worker) sendAll(ctx context.Context, rows []store.Notification) {
+// batches splits claimed rows into one batch per group, in order.
+func batches(rows []store.Notification) [][]store.Notification {
+	type key struct{ profile, sink, group string }
+	var order []key
+	by := map[key][]store.Notification{}
+	for _, r := range rows {
+		k := key{r.ProfileID, r.SinkSourceID, r.GroupKey}
+		if _, ok := by[k]; !ok {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], r)
+	}
+	out := make([][]store.Notification, len(order))
+	for i, k := range order {
+		out[i] = by[k]
+	}
+	return out
+}
+
+// sendAll sends claimed batches, Parallelism at a time. A batch is one
+// group's rows, so parallel sends never reorder a group.
+func (w *Worker) sendAll(ctx context.Context, all [][]store.Notification) {
 	sem := make(chan struct{}, w.cfg.Parallelism)
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		unsent []string
 	)
-	for _, row := range rows {
+	for _, batch := range all {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			mu.Lock()
-			unsent = append(unsent, row.ID)
+			for _, r := range batch {
+				unsent = append(unsent, r.ID)
+			}
 			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.send(ctx, row)
+			w.send(ctx, batch)
 		}()
 	}
 	wg.Wait()
@@ -295,43 +323,100 @@ func (w *Worker) sendAll(ctx context.Context, rows []store.Notification) {
 	}
 }
 
-// send sends one row and records the outcome.
-func (w *Worker) send(ctx context.Context, row store.Notification) {
+// send sends one group's batch as one message and records the outcome on
+// every row of it. A batch the sink refuses for good is sent again one
+// notification at a time, so that one bad notification (a payload the sink
+// cannot take) does not take the others with it.
+func (w *Worker) send(ctx context.Context, batch []store.Notification) {
 	// Recording must survive the worker being stopped: a send that went
 	// through has to be marked, or it would be sent again.
 	rec := context.WithoutCancel(ctx)
-	var n sdk.Notification
-	if err := json.Unmarshal(row.Payload, &n); err != nil {
-		w.dead(rec, row, fmt.Sprintf("the stored notification is not readable (%v): it cannot be sent", err))
+	var (
+		ok     []store.Notification
+		ns     []sdk.Notification
+		alerts []string
+	)
+	for _, row := range batch {
+		var n sdk.Notification
+		if err := json.Unmarshal(row.Payload, &n); err != nil {
+			w.dead(rec, row, fmt.Sprintf("the stored notification is not readable (%v): it cannot be sent", err))
+			continue
+		}
+		key := row.RuleID + "\x00" + row.Fingerprint
+		if row.Fingerprint == "" {
+			key = row.NotificationID // unknown series: its own alert
+		}
+		ok, ns, alerts = append(ok, row), append(ns, n), append(alerts, key)
+	}
+	if len(ok) == 0 {
 		return
 	}
+	if w.attempt(rec, ok, Group(ns, alerts)) != sdk.Permanent || len(ok) == 1 {
+		return
+	}
+	for i := range ok {
+		if w.attempt(rec, ok[i:i+1], ns[i]) == sdk.Retryable {
+			// The rest of the group waits behind it, in order.
+			if err := w.outbox.Release(rec, ids(ok[i+1:])); err != nil {
+				w.log.Warn("could not release notifications; they wait for their lease to end", "error", err)
+			}
+			return
+		}
+	}
+}
+
+// attempt sends msg for rows and records the outcome, except a permanent
+// refusal of several rows, which it leaves to the caller. It reports the
+// outcome (an error counts as retryable unless it is sdk.ErrPermanent).
+func (w *Worker) attempt(rec context.Context, rows []store.Notification, msg sdk.Notification) sdk.NotifyOutcome {
 	sctx, cancel := context.WithTimeout(rec, w.cfg.SendTimeout)
-	res, err := w.sender.Notify(sctx, row.SinkSourceID, n)
+	res, err := w.sender.Notify(sctx, rows[0].SinkSourceID, msg)
 	cancel()
 	if err == nil && res.Outcome == sdk.Delivered {
-		// The repeat window: nothing but this UPDATE between the sink's
-		// success and the mark.
-		w.delivered(rec, row)
-		return
+		// The repeat window: nothing but these UPDATEs between the sink's
+		// success and the marks.
+		for _, row := range rows {
+			w.delivered(rec, row)
+		}
+		return sdk.Delivered
 	}
+	outcome, reason, retryAfter := sdk.Retryable, "", time.Duration(0)
 	switch {
 	case err != nil && errors.Is(err, sdk.ErrPermanent):
-		w.dead(rec, row, err.Error())
+		outcome, reason = sdk.Permanent, err.Error()
 	case err != nil:
-		w.retry(rec, row, 0, err.Error())
+		reason = err.Error()
 	case res.Outcome == sdk.Permanent:
-		reason := res.Reason
+		outcome, reason = sdk.Permanent, res.Reason
 		if reason == "" {
 			reason = "the sink refused the notification permanently (no reason given)"
 		}
-		w.dead(rec, row, reason)
 	default:
-		reason := res.Reason
+		reason, retryAfter = res.Reason, res.RetryAfter
 		if reason == "" {
 			reason = "the sink asked to retry later (no reason given)"
 		}
-		w.retry(rec, row, res.RetryAfter, reason)
 	}
+	if outcome == sdk.Permanent {
+		if len(rows) == 1 {
+			w.dead(rec, rows[0], reason)
+		}
+		return outcome
+	}
+	// One delay for the whole batch, so that it stays one message.
+	delay := max(w.Backoff(rows[0].Attempts+1), retryAfter)
+	for _, row := range rows {
+		w.retry(rec, row, delay, reason)
+	}
+	return outcome
+}
+
+func ids(rows []store.Notification) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
 }
 
 // delivered marks the row, retrying briefly: a lost mark means a repeat
@@ -352,15 +437,13 @@ func (w *Worker) delivered(ctx context.Context, row store.Notification) {
 		"id", row.ID, "notification", row.NotificationID, "error", err)
 }
 
-func (w *Worker) retry(ctx context.Context, row store.Notification, retryAfter time.Duration, reason string) {
+// retry schedules the next attempt of row in delay (the backoff, or the
+// sink's Retry-After when later), or gives it up when it is too old.
+func (w *Worker) retry(ctx context.Context, row store.Notification, delay time.Duration, reason string) {
 	now := w.cfg.Clock.Now()
 	if w.cfg.MaxAge > 0 && now.Sub(row.CreatedAt) >= w.cfg.MaxAge {
 		w.dead(ctx, row, fmt.Sprintf("gave up after %s and %d attempts; last error: %s", w.cfg.MaxAge, row.Attempts+1, reason))
 		return
-	}
-	delay := w.Backoff(row.Attempts + 1)
-	if retryAfter > delay {
-		delay = retryAfter
 	}
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

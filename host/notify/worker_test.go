@@ -94,7 +94,15 @@ type webhookSender struct {
 }
 
 func (s webhookSender) Notify(ctx context.Context, sink string, n sdk.Notification) (sdk.NotifyResult, error) {
-	body, _ := json.Marshal(map[string]any{"text": n.ID + " " + n.Title})
+	// One line per alert: "id title".
+	lines := []string{n.ID + " " + n.Title}
+	if len(n.Alerts) > 0 {
+		lines = lines[:0]
+		for _, a := range n.Alerts {
+			lines = append(lines, a.ID+" "+a.Title)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"text": strings.Join(lines, "\n")})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return sdk.NotifyResult{}, err
@@ -152,25 +160,42 @@ func (e *env) worker(t *testing.T, db *store.DB) *notify.Worker {
 }
 
 func (e *env) intent(id, group string) alert.Intent {
-	return alert.Intent{ProfileID: e.prof, RuleID: "rule-" + group, Fingerprint: group, Sinks: []string{"slack-1"},
+	return alert.Intent{ProfileID: e.prof, RuleID: "rule-" + group, Fingerprint: "fp-" + id, Sinks: []string{"slack-1"},
 		Notification: sdk.Notification{ID: id, Status: sdk.NotificationFiring, RuleID: "rule-" + group, Title: "alert " + id, GroupKey: group}}
 }
 
 // delivered returns the notification ids in the order the fake accepted
-// them, and fails on a duplicate.
+// them (the alerts of a group message in its order), and fails on a
+// duplicate.
 func (e *env) delivered(t *testing.T) []string {
 	t.Helper()
 	var ids []string
 	seen := map[string]bool{}
-	for _, m := range e.sl.Messages() {
-		id, _, _ := strings.Cut(m.Text, " ")
-		if seen[id] {
-			t.Errorf("notification %s reached slack twice", id)
+	for _, msg := range e.messages() {
+		for _, id := range msg {
+			if seen[id] {
+				t.Errorf("notification %s reached slack twice", id)
+			}
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		seen[id] = true
-		ids = append(ids, id)
 	}
 	return ids
+}
+
+// messages returns, per message the fake accepted, the notification ids
+// it carried.
+func (e *env) messages() [][]string {
+	var out [][]string
+	for _, m := range e.sl.Messages() {
+		var ids []string
+		for _, line := range strings.Split(m.Text, "\n") {
+			id, _, _ := strings.Cut(line, " ")
+			ids = append(ids, id)
+		}
+		out = append(out, ids)
+	}
+	return out
 }
 
 func (e *env) states(t *testing.T) map[string]int {
@@ -252,7 +277,9 @@ func TestWorker_permanentIsDeadLetter(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		w := e.worker(t, db)
-		e.sl.RefuseNext(1, "channel_not_found")
+		// The group's message is refused, then "bad" sent alone: each
+		// notification gets its own verdict.
+		e.sl.RefuseNext(2, "channel_not_found")
 		if _, err := w.Enqueue(e.ctx, []alert.Intent{e.intent("bad", "g"), e.intent("next", "g")}); err != nil {
 			t.Fatal(err)
 		}
@@ -384,4 +411,61 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
+}
+
+// TestWorker_groups: notifications of a group decided within its wait go
+// in one message; the next message of the group waits for the interval;
+// an alert's firing and resolve in one message count once (its latest);
+// another group is not held back by this one's interval.
+func TestWorker_groups(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		w := e.worker(t, db)
+		in := func(id, group, fp string, status sdk.NotificationStatus) alert.Intent {
+			i := e.intent(id, group)
+			i.Fingerprint, i.Notification.Status = fp, status
+			i.GroupWait, i.GroupInterval = 2*time.Second, 10*time.Second
+			return i
+		}
+		step := func(at time.Duration, intents ...alert.Intent) {
+			t.Helper()
+			e.clock.Advance(t0.Add(at).Sub(e.clock.Now()))
+			if len(intents) > 0 {
+				if _, err := w.Enqueue(e.ctx, intents); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := w.Drain(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := func(what string, msgs ...string) {
+			t.Helper()
+			var got []string
+			for _, m := range e.messages() {
+				got = append(got, strings.Join(m, "+"))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(msgs) {
+				t.Fatalf("%s: messages %v, want %v", what, got, msgs)
+			}
+		}
+		step(0, in("a1", "g", "fp1", sdk.NotificationFiring))
+		want("during the group wait")
+		step(time.Second, in("a2", "g", "fp2", sdk.NotificationFiring))
+		step(2 * time.Second)
+		want("at the end of the wait", "a1+a2")
+		step(3*time.Second, in("a3", "g", "fp3", sdk.NotificationFiring), in("b1", "other", "fpb", sdk.NotificationFiring))
+		step(5 * time.Second)
+		want("within the interval; another group has its own", "a1+a2", "b1")
+		step(11 * time.Second)
+		want("just before the interval ends", "a1+a2", "b1")
+		step(12 * time.Second)
+		want("when the interval ends", "a1+a2", "b1", "a3")
+		step(60*time.Second, in("a4", "g", "fp4", sdk.NotificationFiring), in("a4r", "g", "fp4", sdk.NotificationResolved))
+		step(62 * time.Second)
+		want("firing and resolve of one alert together", "a1+a2", "b1", "a3", "a4r")
+		if s := e.states(t); s[store.NotificationDelivered] != 6 {
+			t.Errorf("outbox states %v, want all 6 rows delivered", s)
+		}
+	})
 }

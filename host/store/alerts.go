@@ -205,9 +205,9 @@ func (r *AlertRules) Delete(ctx context.Context, id string) error {
 // Provision stores a rule loaded from a file under in.ID: inserted when
 // new, replaced (next revision) when its name, kind, spec or enabled flag
 // changed, left alone otherwise. changed says whether anything was
-// written. An id or name held by a rule that is not provisioned (or by a
-// rule of another profile) is ErrConflict: files never take over rules
-// people made.
+// written. An id or name held by a rule of the profile that is not
+// provisioned is ErrConflict: files never take over rules people made.
+// Ids are per profile: the same file loads into every profile.
 func (r *AlertRules) Provision(ctx context.Context, in AlertRuleInput) (AlertRule, bool, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {

@@ -109,9 +109,20 @@ func TestAlertRules_provision(t *testing.T) {
 		if _, _, err := repo.Provision(ctx, in2); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("Provision over an API rule: %v, want ErrConflict", err)
 		}
-		// Ids are global: another profile cannot reuse one.
-		if _, _, err := repo.Provision(other, in); !errors.Is(err, store.ErrConflict) {
-			t.Fatalf("Provision of a taken id in another profile: %v, want ErrConflict", err)
+		// Ids are per profile: another profile provisions the same id as
+		// its own rule, and each profile sees only its own.
+		theirs, changed, err := repo.Provision(other, in)
+		if err != nil || !changed || theirs.Revision != 1 || theirs.ProfileID == a.ProfileID {
+			t.Fatalf("Provision of the same id in another profile = %+v, %v, %v; want a new rule there", theirs, changed, err)
+		}
+		if got, err := repo.Get(ctx, in.ID); err != nil || got.Revision != 2 || got.Name != "slower" {
+			t.Fatalf("the first profile's rule after the other's provision = %+v, %v", got, err)
+		}
+		if err := repo.Delete(other, in.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.Get(ctx, in.ID); err != nil {
+			t.Fatalf("deleting the other profile's rule touched this one's: %v", err)
 		}
 	})
 }

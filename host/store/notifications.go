@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,11 +50,19 @@ type NewNotification struct {
 	// ProfileID and SinkSourceID it is the de-duplication key.
 	NotificationID string
 	RuleID         string
+	// Fingerprint is the series of the rule the notification is about
+	// (alert.Intent.Fingerprint); the API lists one alert's notifications
+	// by it.
+	Fingerprint string
 	// SinkSourceID is the alert-sink source (plugin instance) to send to.
 	SinkSourceID string
 	// GroupKey orders delivery within (profile, sink); see the package
 	// rules above.
 	GroupKey string
+	// GroupWait and GroupInterval set the first attempt (see firstAttempt):
+	// a row waits GroupWait for others of its group to join it, and comes
+	// at least GroupInterval after the group's last send.
+	GroupWait, GroupInterval time.Duration
 	// Payload is the notification as JSON (sdk.Notification).
 	Payload []byte
 	// CreatedAt is when the notification was decided; it is also the first
@@ -77,17 +88,19 @@ type Notification struct {
 	CreatedAt   time.Time
 	// Seq is the insertion order.
 	Seq int64
+	// Fingerprint is the series; '' for rows written without one.
+	Fingerprint string
 }
 
 const notificationCols = `id, profile_id, notification_id, COALESCE(rule_id, ''), COALESCE(sink_source_id, ''), group_key,
-	payload_json, state, attempts, next_attempt_at, last_error, delivered_at, created_at, seq`
+	payload_json, state, attempts, next_attempt_at, last_error, delivered_at, created_at, seq, fingerprint`
 
 func scanNotification(r rowScanner) (Notification, error) {
 	var n Notification
 	var payload string
 	err := r.Scan(&n.ID, &n.ProfileID, &n.NotificationID, &n.RuleID, &n.SinkSourceID, &n.GroupKey,
 		&payload, &n.State, &n.Attempts, timeDest{&n.NextAttemptAt}, &n.LastError, nullTimeDest{&n.DeliveredAt},
-		timeDest{&n.CreatedAt}, &n.Seq)
+		timeDest{&n.CreatedAt}, &n.Seq, &n.Fingerprint)
 	if err != nil {
 		return Notification{}, mapErr(err)
 	}
@@ -131,15 +144,19 @@ func (o *Outbox) Enqueue(ctx context.Context, rows []NewNotification) (int, erro
 			}
 		}
 		for _, r := range rows {
+			first, err := o.firstAttempt(ctx, tx, r)
+			if err != nil {
+				return err
+			}
 			payload := string(r.Payload)
 			if payload == "" {
 				payload = "{}"
 			}
 			cols := `id, profile_id, notification_id, rule_id, sink_source_id, group_key, payload_json, state,
-				attempts, next_attempt_at, last_error, created_at`
-			vals := `?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?`
+				attempts, next_attempt_at, last_error, created_at, fingerprint`
+			vals := `?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?, ?`
 			args := []any{newID(), r.ProfileID, r.NotificationID, r.RuleID, r.SinkSourceID, r.GroupKey, payload,
-				NotificationPending, r.CreatedAt, r.CreatedAt}
+				NotificationPending, first, r.CreatedAt, r.Fingerprint}
 			if o.db.dialect == DialectSQLite {
 				next++
 				cols += `, seq`
@@ -165,10 +182,62 @@ func (o *Outbox) Enqueue(ctx context.Context, rows []NewNotification) (int, erro
 	return inserted, nil
 }
 
+// firstAttempt is when a new row may first be sent, Alertmanager's
+// grouping: GroupWait after it was decided, so that others of its group
+// decided meanwhile go in the same message; no sooner than GroupInterval
+// after the group's last message (a group being sent right now counts as
+// sent now); and with the group's rows already waiting when those are due
+// earlier (it joins their message).
+func (o *Outbox) firstAttempt(ctx context.Context, tx *sqlx.Tx, r NewNotification) (time.Time, error) {
+	at := r.CreatedAt
+	if r.GroupWait <= 0 && r.GroupInterval <= 0 {
+		return at, nil
+	}
+	var lastSent, waiting *time.Time
+	var sending int
+	err := queryRow(ctx, tx, `SELECT
+			(SELECT MAX(delivered_at) FROM notifications WHERE state = 'delivered'
+				AND profile_id = ? AND sink_source_id = ? AND group_key = ?),
+			(SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending' AND attempts = 0
+				AND (claimed_until IS NULL OR claimed_until <= ?)
+				AND profile_id = ? AND sink_source_id = ? AND group_key = ?),
+			(SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND claimed_until > ?
+				AND profile_id = ? AND sink_source_id = ? AND group_key = ?)`,
+		r.ProfileID, r.SinkSourceID, r.GroupKey,
+		at, r.ProfileID, r.SinkSourceID, r.GroupKey,
+		at, r.ProfileID, r.SinkSourceID, r.GroupKey).
+		Scan(nullTimeDest{&lastSent}, nullTimeDest{&waiting}, &sending)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("group times of notification %s: %w", r.NotificationID, mapErr(err))
+	}
+	if sending > 0 {
+		lastSent = &at
+	}
+	next := at.Add(r.GroupWait)
+	if lastSent != nil && lastSent.Add(r.GroupInterval).After(next) {
+		next = lastSent.Add(r.GroupInterval)
+	}
+	if waiting != nil && waiting.Before(next) {
+		next = *waiting
+		if next.Before(at) {
+			next = at
+		}
+	}
+	return next, nil
+}
+
 // Claim leases up to limit due rows (pending, next_attempt_at <= now, not
 // leased by someone else, and first pending row of their group) until
 // now+lease, and returns them oldest first. See the package rules above.
 func (o *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+	return o.ClaimGroups(ctx, now, lease, limit, 1)
+}
+
+// ClaimGroups is Claim that also leases, behind each group's first row,
+// the rows of the same group that follow it without a gap and are due too
+// (at most perGroup rows a group in all): a worker sends them as one
+// message. limit counts groups. Rows come oldest first.
+func (o *Outbox) ClaimGroups(ctx context.Context, now time.Time, lease time.Duration, limit, perGroup int) ([]Notification, error) {
 	if limit <= 0 {
 		limit = 1
 	}
@@ -195,7 +264,18 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, 
 			return err
 		}
 		out, err = collect(rows, scanNotification)
-		return err
+		if err != nil || perGroup <= 1 {
+			return err
+		}
+		heads := len(out)
+		for i := range heads {
+			more, err := o.claimFollowers(ctx, tx, out[i], now, lease, perGroup-1)
+			if err != nil {
+				return err
+			}
+			out = append(out, more...)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
@@ -204,14 +284,43 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, 
 	return out, nil
 }
 
-func sortBySeq(ns []Notification) {
-	// Claims are small (a worker's batch); insertion sort keeps this free of
-	// a sort import for one call site.
-	for i := 1; i < len(ns); i++ {
-		for j := i; j > 0 && ns[j].Seq < ns[j-1].Seq; j-- {
-			ns[j], ns[j-1] = ns[j-1], ns[j]
-		}
+// claimFollowers leases the due rows right behind head in its group (the
+// head's lease keeps every other worker away from the group, so nobody
+// else can take them meanwhile).
+func (o *Outbox) claimFollowers(ctx context.Context, tx *sqlx.Tx, head Notification, now time.Time, lease time.Duration, max int) ([]Notification, error) {
+	rows, err := query(ctx, tx, `SELECT `+notificationCols+` FROM notifications
+		WHERE state = 'pending' AND profile_id = ? AND sink_source_id = ? AND group_key = ? AND seq > ?
+		ORDER BY seq LIMIT ?`, head.ProfileID, head.SinkSourceID, head.GroupKey, head.Seq, max)
+	if err != nil {
+		return nil, fmt.Errorf("claim the rest of group %q: %w", head.GroupKey, err)
 	}
+	cand, err := collect(rows, scanNotification)
+	if err != nil {
+		return nil, err
+	}
+	var take []Notification
+	for _, n := range cand {
+		if n.NextAttemptAt.After(now) {
+			break // not due: it and what follows wait for a later message
+		}
+		take = append(take, n)
+	}
+	if len(take) == 0 {
+		return nil, nil
+	}
+	args := []any{now.Add(lease)}
+	for _, n := range take {
+		args = append(args, n.ID)
+	}
+	if _, err := exec(ctx, tx, `UPDATE notifications SET claimed_until = ? WHERE state = 'pending' AND id IN (?`+
+		strings.Repeat(", ?", len(take)-1)+`)`, args...); err != nil {
+		return nil, fmt.Errorf("claim the rest of group %q: %w", head.GroupKey, err)
+	}
+	return take, nil
+}
+
+func sortBySeq(ns []Notification) {
+	slices.SortFunc(ns, func(a, b Notification) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 // MarkDelivered records that the sink accepted row id. A second mark (or a
@@ -345,12 +454,49 @@ type Notifications struct{ db *DB }
 // Notifications returns the profile-scoped outbox view.
 func (db *DB) Notifications() *Notifications { return &Notifications{db: db} }
 
-// NotificationFilter narrows List.
+// Notification statuses (sdk.NotificationStatus) a filter may name.
+const (
+	NotificationFiring   = "firing"
+	NotificationResolved = "resolved"
+)
+
+// ErrNotDead: only a dead letter can be retried; a pending row is the
+// worker's already and a delivered one was sent.
+var ErrNotDead = fmt.Errorf("%w: only a dead notification can be retried", ErrConflict)
+
+// NotificationFilter narrows List. Empty fields select everything; text
+// fields match exactly.
 type NotificationFilter struct {
 	// State is pending, delivered or dead; empty lists every state.
 	State string
 	// RuleID, when set, keeps one rule's notifications.
 	RuleID string
+	// Fingerprint keeps one series' notifications (with RuleID: one
+	// alert's).
+	Fingerprint string
+	// SinkSourceID keeps the rows of one sink.
+	SinkSourceID string
+	// Status is firing or resolved: what the notification announces.
+	Status string
+	// Since and Until bound the creation time: Since <= created_at < Until.
+	Since, Until time.Time
+}
+
+func (f NotificationFilter) validate() error {
+	switch f.State {
+	case "", NotificationPending, NotificationDelivered, NotificationDead:
+	default:
+		return fmt.Errorf("%w: state %q is not pending, delivered or dead", ErrInvalid, f.State)
+	}
+	switch f.Status {
+	case "", NotificationFiring, NotificationResolved:
+	default:
+		return fmt.Errorf("%w: status %q is not firing or resolved", ErrInvalid, f.Status)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return fmt.Errorf("%w: until must be after since", ErrInvalid)
+	}
+	return nil
 }
 
 // List returns the caller's profile's rows, newest first.
@@ -359,10 +505,8 @@ func (r *Notifications) List(ctx context.Context, f NotificationFilter, page Pag
 	if err != nil {
 		return nil, "", fmt.Errorf("list notifications: %w", err)
 	}
-	switch f.State {
-	case "", NotificationPending, NotificationDelivered, NotificationDead:
-	default:
-		return nil, "", fmt.Errorf("list notifications: %w: state %q is not pending, delivered or dead", ErrInvalid, f.State)
+	if err := f.validate(); err != nil {
+		return nil, "", fmt.Errorf("list notifications: %w", err)
 	}
 	var after int64
 	resume, err := page.decode(&after)
@@ -371,13 +515,30 @@ func (r *Notifications) List(ctx context.Context, f NotificationFilter, page Pag
 	}
 	q := `SELECT ` + notificationCols + ` FROM notifications WHERE profile_id = ?`
 	args := []any{p.ProfileID}
-	if f.State != "" {
-		q += ` AND state = ?`
-		args = append(args, f.State)
+	for _, c := range []struct{ col, val string }{
+		{"state", f.State}, {"rule_id", f.RuleID}, {"fingerprint", f.Fingerprint}, {"sink_source_id", f.SinkSourceID},
+	} {
+		if c.val != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.val)
+		}
 	}
-	if f.RuleID != "" {
-		q += ` AND rule_id = ?`
-		args = append(args, f.RuleID)
+	if f.Status != "" {
+		// The status is in the payload only (the notification as JSON).
+		status := `json_extract(payload_json, '$.status')`
+		if r.db.dialect == DialectPostgres {
+			status = `(payload_json::jsonb ->> 'status')`
+		}
+		q += ` AND ` + status + ` = ?`
+		args = append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, f.Since)
+	}
+	if !f.Until.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, f.Until)
 	}
 	if resume {
 		q += ` AND seq < ?`
@@ -396,6 +557,34 @@ func (r *Notifications) List(ctx context.Context, f NotificationFilter, page Pag
 	}
 	items, next := trimPage(items, limit, func(n Notification) []any { return []any{n.Seq} })
 	return items, next, nil
+}
+
+// Retry puts dead letter id of the caller's profile back in the queue: it
+// becomes pending, due at now, with its attempts and last error kept until
+// the next outcome replaces them. It keeps its place (seq) in its group,
+// so it is sent before any newer pending row of the group. A row that is
+// not dead is returned as it is with an error wrapping ErrNotDead; another
+// profile's row is ErrNotFound.
+func (r *Notifications) Retry(ctx context.Context, id string, now time.Time) (Notification, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return Notification{}, fmt.Errorf("retry notification %s: %w", id, err)
+	}
+	n, err := scanNotification(queryRow(ctx, r.db.x, `UPDATE notifications
+		SET state = 'pending', next_attempt_at = ?, claimed_until = NULL
+		WHERE profile_id = ? AND id = ? AND state = 'dead'
+		RETURNING `+notificationCols, now, p.ProfileID, id))
+	if err == nil {
+		return n, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Notification{}, fmt.Errorf("retry notification %s: %w", id, err)
+	}
+	cur, err := r.Get(ctx, id)
+	if err != nil {
+		return Notification{}, err
+	}
+	return cur, fmt.Errorf("retry notification %s: it is %s: %w", id, cur.State, ErrNotDead)
 }
 
 // Get returns one row of the caller's profile; another profile's row is

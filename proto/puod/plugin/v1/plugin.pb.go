@@ -2299,12 +2299,18 @@ type Notification struct {
 	PipelineName  string            `protobuf:"bytes,10,opt,name=pipeline_name,json=pipelineName,proto3" json:"pipeline_name,omitempty"`
 	RunExternalId string            `protobuf:"bytes,11,opt,name=run_external_id,json=runExternalId,proto3" json:"run_external_id,omitempty"`
 	// Observed value and threshold, already formatted for people.
-	Value         string                 `protobuf:"bytes,12,opt,name=value,proto3" json:"value,omitempty"`
-	Threshold     string                 `protobuf:"bytes,13,opt,name=threshold,proto3" json:"threshold,omitempty"`
-	StartsAt      *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=starts_at,json=startsAt,proto3" json:"starts_at,omitempty"`
-	EndsAt        *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
-	Links         []*Link                `protobuf:"bytes,16,rep,name=links,proto3" json:"links,omitempty"`
-	GroupKey      string                 `protobuf:"bytes,17,opt,name=group_key,json=groupKey,proto3" json:"group_key,omitempty"`
+	Value     string                 `protobuf:"bytes,12,opt,name=value,proto3" json:"value,omitempty"`
+	Threshold string                 `protobuf:"bytes,13,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	StartsAt  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=starts_at,json=startsAt,proto3" json:"starts_at,omitempty"`
+	EndsAt    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
+	Links     []*Link                `protobuf:"bytes,16,rep,name=links,proto3" json:"links,omitempty"`
+	GroupKey  string                 `protobuf:"bytes,17,opt,name=group_key,json=groupKey,proto3" json:"group_key,omitempty"`
+	// Set on a group message: the alerts it gathers, each as a single
+	// notification (without alerts of its own). The fields above then
+	// describe the group: status is firing when any alert in it is firing,
+	// severity the highest, labels those all alerts share. Empty for a
+	// single alert. Added after release v1.0.0; older hosts never send it.
+	Alerts        []*Notification `protobuf:"bytes,18,rep,name=alerts,proto3" json:"alerts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2456,6 +2462,13 @@ func (x *Notification) GetGroupKey() string {
 		return x.GroupKey
 	}
 	return ""
+}
+
+func (x *Notification) GetAlerts() []*Notification {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
 }
 
 type NotifyResponse struct {
@@ -3327,7 +3340,7 @@ const file_puod_plugin_v1_plugin_proto_rawDesc = "" +
 	"\fnotification\x18\x02 \x01(\v2\x1c.puod.plugin.v1.NotificationR\fnotification\".\n" +
 	"\x04Link\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"\xa2\x06\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"\xd8\x06\n" +
 	"\fNotification\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12:\n" +
 	"\x06status\x18\x02 \x01(\x0e2\".puod.plugin.v1.NotificationStatusR\x06status\x12\x17\n" +
@@ -3346,7 +3359,8 @@ const file_puod_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tstarts_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bstartsAt\x123\n" +
 	"\aends_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt\x12*\n" +
 	"\x05links\x18\x10 \x03(\v2\x14.puod.plugin.v1.LinkR\x05links\x12\x1b\n" +
-	"\tgroup_key\x18\x11 \x01(\tR\bgroupKey\x1a9\n" +
+	"\tgroup_key\x18\x11 \x01(\tR\bgroupKey\x124\n" +
+	"\x06alerts\x18\x12 \x03(\v2\x1c.puod.plugin.v1.NotificationR\x06alerts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
@@ -3577,48 +3591,49 @@ var file_puod_plugin_v1_plugin_proto_depIdxs = []int32{
 	57, // 33: puod.plugin.v1.Notification.starts_at:type_name -> google.protobuf.Timestamp
 	57, // 34: puod.plugin.v1.Notification.ends_at:type_name -> google.protobuf.Timestamp
 	34, // 35: puod.plugin.v1.Notification.links:type_name -> puod.plugin.v1.Link
-	5,  // 36: puod.plugin.v1.NotifyResponse.outcome:type_name -> puod.plugin.v1.NotifyOutcome
-	58, // 37: puod.plugin.v1.NotifyResponse.retry_after:type_name -> google.protobuf.Duration
-	38, // 38: puod.plugin.v1.ExportRequest.header:type_name -> puod.plugin.v1.ExportHeader
-	31, // 39: puod.plugin.v1.ExportRequest.frame:type_name -> puod.plugin.v1.Frame
-	26, // 40: puod.plugin.v1.ExportHeader.time_range:type_name -> puod.plugin.v1.TimeRange
-	56, // 41: puod.plugin.v1.ExportHeader.parameters:type_name -> puod.plugin.v1.ExportHeader.ParametersEntry
-	24, // 42: puod.plugin.v1.EmitRunsRequest.runs:type_name -> puod.plugin.v1.Run
-	6,  // 43: puod.plugin.v1.Plugin.Describe:input_type -> puod.plugin.v1.DescribeRequest
-	10, // 44: puod.plugin.v1.Plugin.ValidateConfig:input_type -> puod.plugin.v1.ValidateConfigRequest
-	13, // 45: puod.plugin.v1.Plugin.Configure:input_type -> puod.plugin.v1.ConfigureRequest
-	15, // 46: puod.plugin.v1.Plugin.RemoveInstance:input_type -> puod.plugin.v1.RemoveInstanceRequest
-	17, // 47: puod.plugin.v1.Plugin.CheckHealth:input_type -> puod.plugin.v1.CheckHealthRequest
-	19, // 48: puod.plugin.v1.Connector.ListPipelines:input_type -> puod.plugin.v1.ListPipelinesRequest
-	22, // 49: puod.plugin.v1.Connector.ListRuns:input_type -> puod.plugin.v1.ListRunsRequest
-	27, // 50: puod.plugin.v1.Connector.QueryCard:input_type -> puod.plugin.v1.QueryCardRequest
-	29, // 51: puod.plugin.v1.Connector.HandleWebhook:input_type -> puod.plugin.v1.HandleWebhookRequest
-	33, // 52: puod.plugin.v1.AlertSink.Notify:input_type -> puod.plugin.v1.NotifyRequest
-	37, // 53: puod.plugin.v1.Exporter.Export:input_type -> puod.plugin.v1.ExportRequest
-	40, // 54: puod.plugin.v1.Host.GetState:input_type -> puod.plugin.v1.GetStateRequest
-	42, // 55: puod.plugin.v1.Host.SetState:input_type -> puod.plugin.v1.SetStateRequest
-	44, // 56: puod.plugin.v1.Host.ReportProgress:input_type -> puod.plugin.v1.ReportProgressRequest
-	46, // 57: puod.plugin.v1.Host.EmitRuns:input_type -> puod.plugin.v1.EmitRunsRequest
-	7,  // 58: puod.plugin.v1.Plugin.Describe:output_type -> puod.plugin.v1.DescribeResponse
-	11, // 59: puod.plugin.v1.Plugin.ValidateConfig:output_type -> puod.plugin.v1.ValidateConfigResponse
-	14, // 60: puod.plugin.v1.Plugin.Configure:output_type -> puod.plugin.v1.ConfigureResponse
-	16, // 61: puod.plugin.v1.Plugin.RemoveInstance:output_type -> puod.plugin.v1.RemoveInstanceResponse
-	18, // 62: puod.plugin.v1.Plugin.CheckHealth:output_type -> puod.plugin.v1.CheckHealthResponse
-	20, // 63: puod.plugin.v1.Connector.ListPipelines:output_type -> puod.plugin.v1.ListPipelinesResponse
-	23, // 64: puod.plugin.v1.Connector.ListRuns:output_type -> puod.plugin.v1.RunBatch
-	28, // 65: puod.plugin.v1.Connector.QueryCard:output_type -> puod.plugin.v1.QueryCardResponse
-	30, // 66: puod.plugin.v1.Connector.HandleWebhook:output_type -> puod.plugin.v1.HandleWebhookResponse
-	36, // 67: puod.plugin.v1.AlertSink.Notify:output_type -> puod.plugin.v1.NotifyResponse
-	39, // 68: puod.plugin.v1.Exporter.Export:output_type -> puod.plugin.v1.ExportChunk
-	41, // 69: puod.plugin.v1.Host.GetState:output_type -> puod.plugin.v1.GetStateResponse
-	43, // 70: puod.plugin.v1.Host.SetState:output_type -> puod.plugin.v1.SetStateResponse
-	45, // 71: puod.plugin.v1.Host.ReportProgress:output_type -> puod.plugin.v1.ReportProgressResponse
-	47, // 72: puod.plugin.v1.Host.EmitRuns:output_type -> puod.plugin.v1.EmitRunsResponse
-	58, // [58:73] is the sub-list for method output_type
-	43, // [43:58] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	35, // 36: puod.plugin.v1.Notification.alerts:type_name -> puod.plugin.v1.Notification
+	5,  // 37: puod.plugin.v1.NotifyResponse.outcome:type_name -> puod.plugin.v1.NotifyOutcome
+	58, // 38: puod.plugin.v1.NotifyResponse.retry_after:type_name -> google.protobuf.Duration
+	38, // 39: puod.plugin.v1.ExportRequest.header:type_name -> puod.plugin.v1.ExportHeader
+	31, // 40: puod.plugin.v1.ExportRequest.frame:type_name -> puod.plugin.v1.Frame
+	26, // 41: puod.plugin.v1.ExportHeader.time_range:type_name -> puod.plugin.v1.TimeRange
+	56, // 42: puod.plugin.v1.ExportHeader.parameters:type_name -> puod.plugin.v1.ExportHeader.ParametersEntry
+	24, // 43: puod.plugin.v1.EmitRunsRequest.runs:type_name -> puod.plugin.v1.Run
+	6,  // 44: puod.plugin.v1.Plugin.Describe:input_type -> puod.plugin.v1.DescribeRequest
+	10, // 45: puod.plugin.v1.Plugin.ValidateConfig:input_type -> puod.plugin.v1.ValidateConfigRequest
+	13, // 46: puod.plugin.v1.Plugin.Configure:input_type -> puod.plugin.v1.ConfigureRequest
+	15, // 47: puod.plugin.v1.Plugin.RemoveInstance:input_type -> puod.plugin.v1.RemoveInstanceRequest
+	17, // 48: puod.plugin.v1.Plugin.CheckHealth:input_type -> puod.plugin.v1.CheckHealthRequest
+	19, // 49: puod.plugin.v1.Connector.ListPipelines:input_type -> puod.plugin.v1.ListPipelinesRequest
+	22, // 50: puod.plugin.v1.Connector.ListRuns:input_type -> puod.plugin.v1.ListRunsRequest
+	27, // 51: puod.plugin.v1.Connector.QueryCard:input_type -> puod.plugin.v1.QueryCardRequest
+	29, // 52: puod.plugin.v1.Connector.HandleWebhook:input_type -> puod.plugin.v1.HandleWebhookRequest
+	33, // 53: puod.plugin.v1.AlertSink.Notify:input_type -> puod.plugin.v1.NotifyRequest
+	37, // 54: puod.plugin.v1.Exporter.Export:input_type -> puod.plugin.v1.ExportRequest
+	40, // 55: puod.plugin.v1.Host.GetState:input_type -> puod.plugin.v1.GetStateRequest
+	42, // 56: puod.plugin.v1.Host.SetState:input_type -> puod.plugin.v1.SetStateRequest
+	44, // 57: puod.plugin.v1.Host.ReportProgress:input_type -> puod.plugin.v1.ReportProgressRequest
+	46, // 58: puod.plugin.v1.Host.EmitRuns:input_type -> puod.plugin.v1.EmitRunsRequest
+	7,  // 59: puod.plugin.v1.Plugin.Describe:output_type -> puod.plugin.v1.DescribeResponse
+	11, // 60: puod.plugin.v1.Plugin.ValidateConfig:output_type -> puod.plugin.v1.ValidateConfigResponse
+	14, // 61: puod.plugin.v1.Plugin.Configure:output_type -> puod.plugin.v1.ConfigureResponse
+	16, // 62: puod.plugin.v1.Plugin.RemoveInstance:output_type -> puod.plugin.v1.RemoveInstanceResponse
+	18, // 63: puod.plugin.v1.Plugin.CheckHealth:output_type -> puod.plugin.v1.CheckHealthResponse
+	20, // 64: puod.plugin.v1.Connector.ListPipelines:output_type -> puod.plugin.v1.ListPipelinesResponse
+	23, // 65: puod.plugin.v1.Connector.ListRuns:output_type -> puod.plugin.v1.RunBatch
+	28, // 66: puod.plugin.v1.Connector.QueryCard:output_type -> puod.plugin.v1.QueryCardResponse
+	30, // 67: puod.plugin.v1.Connector.HandleWebhook:output_type -> puod.plugin.v1.HandleWebhookResponse
+	36, // 68: puod.plugin.v1.AlertSink.Notify:output_type -> puod.plugin.v1.NotifyResponse
+	39, // 69: puod.plugin.v1.Exporter.Export:output_type -> puod.plugin.v1.ExportChunk
+	41, // 70: puod.plugin.v1.Host.GetState:output_type -> puod.plugin.v1.GetStateResponse
+	43, // 71: puod.plugin.v1.Host.SetState:output_type -> puod.plugin.v1.SetStateResponse
+	45, // 72: puod.plugin.v1.Host.ReportProgress:output_type -> puod.plugin.v1.ReportProgressResponse
+	47, // 73: puod.plugin.v1.Host.EmitRuns:output_type -> puod.plugin.v1.EmitRunsResponse
+	59, // [59:74] is the sub-list for method output_type
+	44, // [44:59] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_puod_plugin_v1_plugin_proto_init() }
