@@ -116,6 +116,9 @@ func styleOf(n sdk.Notification) severityStyle {
 // Every text is escaped and truncated to Slack's limits: a long value never
 // makes Slack refuse the message.
 func buildMessage(n sdk.Notification, layout string) message {
+	if len(n.Alerts) > 0 {
+		return buildGroupMessage(n, layout)
+	}
 	resolved := n.Status == sdk.NotificationResolved
 	st := styleOf(n)
 	title := strings.TrimSpace(n.Title)
@@ -171,6 +174,110 @@ func buildMessage(n sdk.Notification, layout string) message {
 		m.Blocks = capBlocks(append([]block{header}, body...), maxBlocks)
 	}
 	return m
+}
+
+// maxGroupAlerts is how many alerts a group message lists one by one
+// (a section each); the rest are counted.
+const maxGroupAlerts = 40
+
+// buildGroupMessage renders a group message: a header with the group's
+// title, one section per alert (status, pipeline, value vs threshold, run,
+// when, and its links inline), a count of those left out, and the
+// group's id.
+func buildGroupMessage(n sdk.Notification, layout string) message {
+	st := styleOf(n)
+	title := strings.TrimSpace(n.Title)
+	if title == "" {
+		title = fmt.Sprintf("%d alerts", len(n.Alerts))
+	}
+	header := block{Type: "header", Text: &text{Type: "plain_text", Text: fitPlain(st.emoji+" "+title, maxHeader), Emoji: true}}
+	var body []block
+	for i, a := range n.Alerts {
+		if i == maxGroupAlerts {
+			more := fmt.Sprintf("… and %d more alerts in this group (see PUOD).", len(n.Alerts)-maxGroupAlerts)
+			body = append(body, block{Type: "context", Elements: []any{text{Type: "mrkdwn", Text: more}}})
+			break
+		}
+		body = append(body, block{Type: "section", Text: &text{Type: "mrkdwn", Text: alertLine(a)}})
+	}
+	body = append(body, block{Type: "context", BlockID: blockID(n.ID), Elements: contextElements(n)})
+
+	var fb strings.Builder
+	fb.WriteString(st.emoji + " " + title)
+	for i, a := range n.Alerts {
+		if i == maxGroupAlerts {
+			fmt.Fprintf(&fb, "\n… and %d more", len(n.Alerts)-maxGroupAlerts)
+			break
+		}
+		fb.WriteString("\n" + alertSubject(a))
+	}
+	m := message{Text: fitEscaped(fb.String(), maxText), UnfurlLinks: false, UnfurlMedia: false}
+	switch layout {
+	case layoutAttachmnt:
+		m.Blocks = []block{header}
+		m.Attachments = []attachment{{Color: st.color, Blocks: capBlocks(body, maxBlocks-1)}}
+	default:
+		m.Blocks = capBlocks(append([]block{header}, body...), maxBlocks)
+	}
+	return m
+}
+
+// alertSubject is one alert in a line of plain text.
+func alertSubject(a sdk.Notification) string {
+	s := string(a.Status) + ": "
+	switch {
+	case a.PipelineName != "":
+		s += a.PipelineName
+	default:
+		s += a.Title
+	}
+	if a.Value != "" && a.Threshold != "" {
+		s += " (" + a.Value + ", threshold " + a.Threshold + ")"
+	}
+	return s
+}
+
+// alertLine is one alert of a group message in mrkdwn.
+func alertLine(a sdk.Notification) string {
+	st := styleOf(a)
+	subject := a.PipelineName
+	if subject == "" {
+		subject = a.Title
+	}
+	parts := []string{st.emoji + " *" + fitEscaped(subject, 300) + "* `" + string(a.Status) + "`"}
+	switch {
+	case a.Value != "" && a.Threshold != "":
+		parts = append(parts, fitEscaped(a.Value, 100)+" (threshold "+fitEscaped(a.Threshold, 100)+")")
+	case a.Value != "":
+		parts = append(parts, fitEscaped(a.Value, 100))
+	}
+	if a.RunExternalID != "" {
+		parts = append(parts, "run "+fitEscaped(a.RunExternalID, 200))
+	}
+	if a.Status == sdk.NotificationResolved && !a.EndsAt.IsZero() {
+		parts = append(parts, "ended "+slackDate(a.EndsAt))
+	} else if !a.StartsAt.IsZero() {
+		parts = append(parts, "since "+slackDate(a.StartsAt))
+	}
+	line := strings.Join(parts, " · ")
+	var links []string
+	for _, l := range a.Links {
+		u, ok := linkURL(l.URL)
+		if !ok || length(u) > maxButtonURL {
+			continue
+		}
+		label := strings.TrimSpace(l.Title)
+		if label == "" {
+			label = "link"
+		}
+		links = append(links, "<"+u+"|"+fitEscaped(label, maxButtonText)+">")
+	}
+	if len(links) > 0 {
+		if l := "\n" + strings.Join(links, " · "); length(line+l) <= maxSectionText {
+			line += l
+		}
+	}
+	return fitRaw(line, maxSectionText)
 }
 
 // trimResolvedPrefix drops a "Resolved:" the host already put in the title,

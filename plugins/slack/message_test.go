@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	slacksim "github.com/puod/puod/plugins/sim/slack"
@@ -290,6 +291,60 @@ func TestMessage_minimal(t *testing.T) {
 			if b.Type == "actions" {
 				t.Errorf("%s: actions block without links", st)
 			}
+		}
+	}
+}
+
+// TestMessage_group: a group message (through the plugin, both transports)
+// lists each alert with its status, value and links, stays within Slack's
+// limits with many alerts, and names the ones it leaves out.
+func TestMessage_group(t *testing.T) {
+	e := newEnv(t)
+	group := func(count int) sdk.Notification {
+		g := sdk.Notification{ID: "group-1", Status: sdk.NotificationFiring, RuleID: "rule-etl", RuleName: "ETL slower than 5m",
+			Severity: "critical", Title: "2 firing, 1 resolved: ETL slower than 5m", GroupKey: "rule-etl",
+			Labels: map[string]string{"team": "dados"}}
+		for i := range count {
+			a := firing()
+			a.ID = "ntf_" + strings.Repeat("x", i%5) + string(rune('a'+i%26))
+			a.PipelineName = "ETL_" + string(rune('A'+i%26)) + strings.Repeat("z", i/26)
+			if i == 2 {
+				a.Status, a.EndsAt = sdk.NotificationResolved, a.StartsAt.Add(time.Hour)
+			}
+			g.Alerts = append(g.Alerts, a)
+		}
+		return g
+	}
+	for _, bot := range []bool{false, true} {
+		e.sl.Reset()
+		cfg, secrets := e.webhookConfig("")
+		if bot {
+			cfg, secrets = e.botConfig("")
+		}
+		id := e.configure(t, cfg, secrets)
+		for _, count := range []int{3, 120} {
+			if res := e.notify(t, id, group(count)); res.Outcome != sdk.Delivered {
+				t.Fatalf("bot=%v, %d alerts: %+v", bot, count, res)
+			}
+		}
+		msgs := e.sl.Messages()
+		if len(msgs) != 2 {
+			t.Fatalf("bot=%v: %d messages, want one per group message", bot, len(msgs))
+		}
+		small, big := msgs[0], msgs[1]
+		for _, want := range []string{"ETL_A", "ETL_B", "ETL_C", "7m12s (threshold 5m)", "Open in PUOD", "`resolved`"} {
+			if !strings.Contains(string(small.Blocks), want) {
+				t.Errorf("bot=%v: group message lacks %q: %s", bot, want, small.Blocks)
+			}
+		}
+		if !strings.Contains(small.Text, "ETL_C") || !strings.Contains(small.Text, "2 firing, 1 resolved") {
+			t.Errorf("bot=%v: fallback text %q does not list the alerts", bot, small.Text)
+		}
+		if probs := slacksim.ValidateBlocks(big.Blocks); probs != nil {
+			t.Errorf("bot=%v: 120-alert message over Slack's limits: %v", bot, probs)
+		}
+		if !strings.Contains(string(big.Blocks), "and 80 more alerts") {
+			t.Errorf("bot=%v: the alerts left out are not counted", bot)
 		}
 	}
 }
