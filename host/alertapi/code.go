@@ -156,11 +156,84 @@ func (s *Service) LoadRules(ctx context.Context, dir string, rec *audit.Recorder
 
 // LoadRulesInto is LoadRules in profile profileID, acting as the system:
 // what the host calls at start, outside any request. Rule ids are unique
-// across profiles (alert_rules.id is the table's primary key), so one
-// folder loads into one profile; loading it into a second one skips every
-// rule with a conflict.
+// within a profile, so the same folder may load into several.
 func (s *Service) LoadRulesInto(ctx context.Context, profileID, dir string, rec *audit.Recorder) (LoadReport, error) {
 	ctx = identity.With(ctx, identity.Principal{UserID: "system", Username: "puod-rules-as-code", ProfileID: profileID,
 		Role: identity.RoleAdmin, Via: "system"})
 	return s.LoadRules(ctx, dir, rec)
+}
+
+// RulesFolder is the folder of a profile's rules as code under root
+// (PUOD_RULES_DIR): the subfolder named after the profile, or after its
+// id. A rule names its sinks by source id, which belongs to one profile,
+// so each profile has its own folder.
+func RulesFolder(root string, prof store.Profile) (string, bool) {
+	if root == "" {
+		return "", false
+	}
+	for _, name := range []string{prof.Name, prof.ID} {
+		if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			continue // not a plain folder name
+		}
+		dir := filepath.Join(root, name)
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir, true
+		}
+	}
+	return "", false
+}
+
+// ProvisionRules loads the rules as code of every profile that has a
+// folder under root (RulesFolder). A profile whose folder cannot be read
+// is logged and skipped; the others load.
+func (s *Service) ProvisionRules(ctx context.Context, root string) error {
+	if root == "" {
+		return nil
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return fmt.Errorf("alert rules as code: %s is not a readable folder (PUOD_RULES_DIR): %v", root, err)
+	}
+	var errs []error
+	page := store.Page{Limit: store.MaxPageLimit}
+	for {
+		profs, next, err := s.db.System().Profiles().List(ctx, page)
+		if err != nil {
+			return fmt.Errorf("alert rules as code: list profiles: %w", err)
+		}
+		for _, prof := range profs {
+			if err := s.provisionProfile(ctx, root, prof); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if next == "" {
+			return errors.Join(errs...)
+		}
+		page.Cursor = next
+	}
+}
+
+// ProvisionRulesOf loads the rules as code of one profile (a new one).
+func (s *Service) ProvisionRulesOf(ctx context.Context, root, profileID string) error {
+	if root == "" {
+		return nil
+	}
+	prof, err := s.db.System().Profiles().ByID(ctx, profileID)
+	if err != nil {
+		return fmt.Errorf("alert rules as code of profile %s: %w", profileID, err)
+	}
+	return s.provisionProfile(ctx, root, prof)
+}
+
+func (s *Service) provisionProfile(ctx context.Context, root string, prof store.Profile) error {
+	dir, ok := RulesFolder(root, prof)
+	if !ok {
+		return nil
+	}
+	rep, err := s.LoadRulesInto(ctx, prof.ID, dir, nil)
+	if err != nil {
+		return fmt.Errorf("alert rules as code of profile %q: %w", prof.Name, err)
+	}
+	s.log.Info("alert rules as code loaded", "profile", prof.Name, "folder", dir, "loaded", len(rep.Loaded),
+		"changed", len(rep.Changed), "removed", len(rep.Removed), "skipped", len(rep.Skipped))
+	return nil
 }

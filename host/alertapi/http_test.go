@@ -547,3 +547,55 @@ func TestLoadRules_goodAndBadFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestProvisionRules: PUOD_RULES_DIR holds a folder per profile (by name);
+// each profile gets its own folder's rules and no other's, a profile
+// without a folder gets none, and a missing root is an error that says so.
+func TestProvisionRules(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		e := newEnv(t, db)
+		acme := e.member("acme", identity.RoleAdmin)
+		other := e.member("other", identity.RoleAdmin)
+		none := e.member("nofolder", identity.RoleAdmin)
+		root := t.TempDir()
+		put := func(profile, from string) {
+			t.Helper()
+			data, err := os.ReadFile(filepath.Join("../alert/testdata", from))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(root, profile), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, profile, from), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("acme", "etl_vendas_duration.yaml")
+		put("other", "lisbon_deadline.yaml")
+		put("other", "etl_vendas_duration.yaml") // the same id in two profiles
+		if err := e.svc.ProvisionRules(t.Context(), root); err != nil {
+			t.Fatal(err)
+		}
+		e.must(e.do(acme, "GET", "/api/v1/alert-rules/etl-vendas-slow", nil), http.StatusOK)
+		e.must(e.do(acme, "GET", "/api/v1/alert-rules/vendas-by-six", nil), http.StatusNotFound)
+		e.must(e.do(other, "GET", "/api/v1/alert-rules/vendas-by-six", nil), http.StatusOK)
+		e.must(e.do(other, "GET", "/api/v1/alert-rules/etl-vendas-slow", nil), http.StatusOK)
+		e.must(e.do(none, "GET", "/api/v1/alert-rules/etl-vendas-slow", nil), http.StatusNotFound)
+
+		// A profile created later gets its folder too.
+		late := e.member("late", identity.RoleAdmin)
+		put("late", "lisbon_deadline.yaml")
+		lp, _ := identity.From(e.ctxOf(late))
+		if err := e.svc.ProvisionRulesOf(t.Context(), root, lp.ProfileID); err != nil {
+			t.Fatal(err)
+		}
+		e.must(e.do(late, "GET", "/api/v1/alert-rules/vendas-by-six", nil), http.StatusOK)
+
+		if err := e.svc.ProvisionRules(t.Context(), filepath.Join(root, "missing")); err == nil || !strings.Contains(err.Error(), "PUOD_RULES_DIR") {
+			t.Errorf("missing root: %v, want an error naming PUOD_RULES_DIR", err)
+		}
+	})
+}

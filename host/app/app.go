@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/puod/puod/host/alert"
 	"github.com/puod/puod/host/alertapi"
 	"github.com/puod/puod/host/alerting"
 	"github.com/puod/puod/host/api"
@@ -36,6 +37,7 @@ import (
 	"github.com/puod/puod/host/demo"
 	"github.com/puod/puod/host/events"
 	"github.com/puod/puod/host/lease"
+	"github.com/puod/puod/host/notify"
 	"github.com/puod/puod/host/pluginapi"
 	"github.com/puod/puod/host/pluginhost"
 	"github.com/puod/puod/host/plugins"
@@ -79,11 +81,40 @@ type App struct {
 	alerting *alerting.Runner
 }
 
+// Option changes how New builds the host in ways a configuration file
+// cannot say: hooks for tests and benchmarks. `puod serve` passes none,
+// and the host it runs behaves as if none existed.
+type Option func(*options)
+
+type options struct {
+	alertClock  alert.Clock
+	notifyClock notify.Clock
+}
+
+// WithAlertClock makes alert evaluation take the time from c instead of
+// the system clock: run and metric events are evaluated at c.Now(), the
+// periodic tick (still every second of real time) evaluates deadlines,
+// absence and `for` at c.Now(), and silences are matched at c.Now(). A
+// test sets c to 05:59:50 of a day to watch a 06:00 deadline fire without
+// waiting for the morning.
+func WithAlertClock(c alert.Clock) Option { return func(o *options) { o.alertClock = c } }
+
+// WithNotifyClock makes the notification worker take the time and its
+// waits from c instead of the system clock: when a notification was
+// written, when its next attempt is due, how long backoff and Retry-After
+// last. A test steps c to run minutes of a Slack outage in seconds. (The
+// sink plugins are other processes and keep the real clock.)
+func WithNotifyClock(c notify.Clock) Option { return func(o *options) { o.notifyClock = c } }
+
 // New opens the store (migrating it), sets up keys, authentication and the
 // plugin manager, and builds the HTTP API. Nothing is served until Run.
 // out receives what an operator must see once (the generated admin
 // password, the URL).
-func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer) (a *App, err error) {
+func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer, opts ...Option) (a *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a = &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -198,7 +229,14 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	if a.leases != nil {
 		evalLease = a.leases
 	}
-	if a.alerting, err = alerting.New(alerting.Config{Leaser: evalLease}, log, alerting.Deps{
+	alertCfg := alerting.Config{Leaser: evalLease}
+	if o.alertClock != nil {
+		alertCfg.Engine.Clock = o.alertClock
+	}
+	if o.notifyClock != nil {
+		alertCfg.Notify.Clock = o.notifyClock
+	}
+	if a.alerting, err = alerting.New(alertCfg, log, alerting.Deps{
 		DB: a.db, Bus: a.bus, Sender: alerting.SinkSender(a.db, alerting.ManagerSinks(a.plugins)),
 	}); err != nil {
 		return nil, err
@@ -210,6 +248,13 @@ func New(ctx context.Context, cfg config.Config, log hclog.Logger, out io.Writer
 	authSvc.OnProfileCreated(a.dashboards.ProvisionProfile)
 	if err := a.dashboards.ProvisionAll(ctx); err != nil {
 		log.Error("some dashboards could not be provisioned; the others are in place", "error", err)
+	}
+	// Alert rules as code, before the alerting runner loads the rules.
+	authSvc.OnProfileCreated(func(ctx context.Context, profileID string) error {
+		return a.alerts.ProvisionRulesOf(ctx, cfg.RulesDir, profileID)
+	})
+	if err := a.alerts.ProvisionRules(ctx, cfg.RulesDir); err != nil {
+		log.Error("some alert rules as code could not be loaded; the others are in place", "error", err)
 	}
 	a.api.SetFallback(web.Handler())
 	a.api.AddReadinessCheck(api.ReadinessCheck{Name: "database", Check: a.db.Ping})

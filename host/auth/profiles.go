@@ -102,8 +102,8 @@ func (s *Service) createProfile(c *gin.Context) {
 		api.Fail(c, err)
 		return
 	}
-	if s.onProfileCreated != nil {
-		if err := s.onProfileCreated(ctx, prof.ID); err != nil {
+	for _, hook := range s.onProfileCreated {
+		if err := hook(ctx, prof.ID); err != nil {
 			s.log.Error("the new profile was created, but setting it up failed", "profile", prof.ID, "error", err)
 		}
 	}

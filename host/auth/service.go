@@ -64,16 +64,16 @@ type Service struct {
 	// verified caches verified access tokens of this host.
 	verified verifiedTokens
 
-	// onProfileCreated runs after a profile is created through the API
-	// (set by the app: it provisions the dashboards-as-code).
-	onProfileCreated func(ctx context.Context, profileID string) error
+	// onProfileCreated run after a profile is created through the API
+	// (added by the app: dashboards and alert rules as code).
+	onProfileCreated []func(ctx context.Context, profileID string) error
 }
 
-// OnProfileCreated sets what runs after a profile is created through the
-// API, such as provisioning its dashboards. Its failure is logged: the
-// profile exists by then and stays.
+// OnProfileCreated adds what runs after a profile is created through the
+// API, such as provisioning its dashboards. A failure is logged: the
+// profile exists by then and stays, and the next hooks still run.
 func (s *Service) OnProfileCreated(fn func(ctx context.Context, profileID string) error) {
-	s.onProfileCreated = fn
+	s.onProfileCreated = append(s.onProfileCreated, fn)
 }
 
 const principalTTL = time.Second

@@ -33,6 +33,11 @@ type Config struct {
 	// provisioned into every profile at start besides the built-in ones;
 	// empty means the built-in ones only (PUOD_DASHBOARDS_DIR).
 	DashboardsDir string `yaml:"dashboards_dir" env:"PUOD_DASHBOARDS_DIR"`
+	// RulesDir is an optional folder of alert rules as code: a subfolder
+	// per profile, named after the profile (e.g. rules/default/*.yaml),
+	// loaded at start and when a profile is created; the rules are
+	// read-only in the API (PUOD_RULES_DIR).
+	RulesDir string `yaml:"rules_dir" env:"PUOD_RULES_DIR"`
 	// DatabaseURL selects PostgreSQL (postgres://...); empty means SQLite
 	// in DataDir (PUOD_DATABASE_URL).
 	DatabaseURL string `yaml:"database_url" env:"PUOD_DATABASE_URL" secret:"true"`
