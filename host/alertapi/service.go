@@ -31,7 +31,8 @@ const (
 )
 
 // Changed is the payload of bus.TopicAlertChanged published by this
-// package: a rule or a silence was written, or an alert acknowledged. The
+// package: a rule or a silence was written, an alert acknowledged, or a
+// dead notification put back in the queue (kind "notification"). The
 // evaluation side reloads the profile's rules or silences on it; pages
 // refresh.
 type Changed struct {
@@ -41,6 +42,8 @@ type Changed struct {
 	SilenceID string `json:"silence_id,omitempty"`
 	AlertID   string `json:"alert_id,omitempty"`
 	Deleted   bool   `json:"deleted,omitempty"`
+	// NotificationID is the API id of a retried notification.
+	NotificationID string `json:"notification,omitempty"`
 }
 
 // Errors callers branch on (besides *ValidationError, *ConflictError and
@@ -122,9 +125,15 @@ type Alert struct {
 	LastEvalAt  *time.Time        `json:"last_eval_at,omitempty"`
 	// AcknowledgedBy is the user id of who acknowledged the current
 	// episode.
-	AcknowledgedBy string             `json:"acknowledged_by,omitempty"`
-	AcknowledgedAt *time.Time         `json:"acknowledged_at,omitempty"`
-	History        []alert.Transition `json:"history"`
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	// HeldStatus is the status ("firing", "resolved") of a notification
+	// held back by silences or inhibition, sent when they end; HeldBy
+	// says what holds it ("silence <id>", "inhibited: source … is
+	// unhealthy").
+	HeldStatus string             `json:"held_status,omitempty"`
+	HeldBy     []string           `json:"held_by,omitempty"`
+	History    []alert.Transition `json:"history"`
 }
 
 // Silence statuses.
@@ -378,6 +387,7 @@ func alertView(st store.AlertState, rule store.AlertRule) Alert {
 		if snap.History != nil {
 			a.History = snap.History
 		}
+		a.HeldStatus, a.HeldBy = snap.Muted, snap.MutedBy
 	}
 	if a.Value == "" && st.Value != nil {
 		a.Value = strconv.FormatFloat(*st.Value, 'g', -1, 64)

@@ -101,11 +101,15 @@ func TestServe_demoAlert(t *testing.T) {
 		t.Errorf("second message is not a resolved one: %+v", msgs[1])
 	}
 
-	// Silenced: the next slow run fires (the state says so) but nothing
-	// is written to the outbox, so nothing can reach Slack.
+	// Silenced: the next slow run fires (the state says so) but its
+	// notification is held, not written to the outbox, so nothing can
+	// reach Slack.
+	var sil struct {
+		ID string `json:"id"`
+	}
 	must(t, e.do(t, req{method: "POST", path: "/api/v1/silences", token: access, body: map[string]any{
 		"matchers": []any{map[string]any{"name": "team", "op": "=", "value": "data-sales"}},
-		"ends_at":  time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "comment": "maintenance of ETL_Vendas"}}), http.StatusCreated)
+		"ends_at":  time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "comment": "maintenance of ETL_Vendas"}}), http.StatusCreated).json(t, &sil)
 	// It must start after the fast run to be the pipeline's latest, so it
 	// reports an end in the (near) future to last six minutes.
 	now = time.Now().UTC()
@@ -122,6 +126,56 @@ func TestServe_demoAlert(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if got := slack.Messages(); len(got) != 2 {
 		t.Fatalf("a silenced alert reached Slack: %d messages, want 2", len(got))
+	}
+	var alerts struct {
+		Alerts []struct {
+			State      string            `json:"state"`
+			HeldStatus string            `json:"held_status"`
+			HeldBy     []string          `json:"held_by"`
+			Labels     map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	must(t, e.do(t, req{method: "GET", path: "/api/v1/alerts", token: access}), http.StatusOK).json(t, &alerts)
+	if len(alerts.Alerts) != 1 || alerts.Alerts[0].HeldStatus != "firing" || len(alerts.Alerts[0].HeldBy) != 1 ||
+		!strings.Contains(alerts.Alerts[0].HeldBy[0], sil.ID) {
+		t.Fatalf("the API does not show the held notification and its silence: %+v", alerts.Alerts)
+	}
+
+	// Expiring the silence resumes it: the held firing is sent.
+	must(t, e.do(t, req{method: "DELETE", path: "/api/v1/silences/" + sil.ID, token: access}), http.StatusNoContent)
+	msgs = waitMessages(t, slack.Messages, 3)
+	if body := msgs[2].Text + string(msgs[2].Body); !strings.Contains(body, "ETL_Vendas") || strings.Contains(strings.ToLower(msgs[2].Text), "resolved") {
+		t.Errorf("after the silence: third message is not the held firing: %+v", msgs[2])
+	}
+
+	// Inhibition: while the pipeline's source is unhealthy, its alert's
+	// resolve is held; when the source recovers it is sent.
+	sourceID := alerts.Alerts[0].Labels["source_id"]
+	if err := db.Sources().UpdateHealth(tenant, sourceID, store.SourceHealth{Status: store.HealthError, LastError: "vendor API unreachable"}); err != nil {
+		t.Fatal(err)
+	}
+	now = time.Now().UTC().Add(7 * time.Minute) // after the silenced run's (future) end
+	lineageAt(t, e, token, "START", "44444444-4444-4444-8444-444444444444", now)
+	lineageAt(t, e, token, "COMPLETE", "44444444-4444-4444-8444-444444444444", now.Add(30*time.Second))
+	waitFor(t, "the inhibited alert to resolve", func() bool {
+		sts, err := db.AlertStates().List(tenant, store.AlertStateFilter{State: "resolved"})
+		return err == nil && len(sts) == 1
+	})
+	time.Sleep(2 * time.Second)
+	if got := slack.Messages(); len(got) != 3 {
+		t.Fatalf("an alert of an unhealthy source reached Slack: %d messages, want 3", len(got))
+	}
+	must(t, e.do(t, req{method: "GET", path: "/api/v1/alerts", token: access}), http.StatusOK).json(t, &alerts)
+	if len(alerts.Alerts) != 1 || alerts.Alerts[0].HeldStatus != "resolved" || len(alerts.Alerts[0].HeldBy) != 1 ||
+		!strings.Contains(alerts.Alerts[0].HeldBy[0], "vendor API unreachable") {
+		t.Fatalf("the API does not show the inhibited resolve: %+v", alerts.Alerts)
+	}
+	if err := db.Sources().UpdateHealth(tenant, sourceID, store.SourceHealth{Status: store.HealthOK}); err != nil {
+		t.Fatal(err)
+	}
+	msgs = waitMessages(t, slack.Messages, 4)
+	if body := strings.ToLower(msgs[3].Text + string(msgs[3].Body)); !strings.Contains(body, "resolved") {
+		t.Errorf("after the source recovered: fourth message is not the resolve: %+v", msgs[3])
 	}
 }
 
