@@ -4,6 +4,9 @@ package main
 
 import (
 	"os"
+	// Deadline rules name IANA time zones; the binary carries the zone
+	// database so they work on hosts (and containers) without one.
+	_ "time/tzdata"
 
 	"github.com/puod/puod/host/cli"
 )
