@@ -43,7 +43,7 @@ func (db *DB) Migrate(ctx context.Context) ([]MigrationResult, error) {
 		return nil, fmt.Errorf("migrate: open embedded migrations: %w", err)
 	}
 	opts = append(opts, goose.WithDisableGlobalRegistry(true))
-	p, err := goose.NewProvider(dialect, db.x.DB, fsys, opts...)
+	p, err := goose.NewProvider(dialect, db.x.DB.DB, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

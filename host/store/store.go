@@ -40,10 +40,51 @@ type Config struct {
 
 // DB is an open database with its dialect. It is safe for concurrent use.
 type DB struct {
-	x       *sqlx.DB
+	x       *pool
 	dialect string
 	log     hclog.Logger
 	gens    generations
+	stop    func() // ends the background checkpointer (SQLite)
+}
+
+// pool is the connection pool. On SQLite it admits one writer at a time in
+// Go (the gate) — a transaction, or a statement run outside one — so that
+// writers queue in order, holding no connection while they wait, instead
+// of each taking a connection and sleeping in SQLite's busy handler (1, 2,
+// 5 … 25 ms steps) while readers wait for connections behind them.
+// busy_timeout stays as the fallback for writes that reach SQLite by other
+// paths (another process, a RETURNING read). PostgreSQL has no gate.
+type pool struct {
+	*sqlx.DB
+	gate chan struct{}
+}
+
+// enter waits for the write gate (no-op without one).
+func (p *pool) enter(ctx context.Context) error {
+	if p.gate == nil {
+		return nil
+	}
+	select {
+	case p.gate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the database's write lock: %w", ctx.Err())
+	}
+}
+
+func (p *pool) leave() {
+	if p.gate != nil {
+		<-p.gate
+	}
+}
+
+// ExecContext runs a statement outside a transaction through the gate.
+func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := p.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	return p.DB.ExecContext(ctx, query, args...)
 }
 
 // Stats reports the connection pool's statistics (for the /metrics
@@ -80,9 +121,11 @@ func Open(ctx context.Context, cfg Config, logger hclog.Logger) (*DB, error) {
 		// takes the write lock at BEGIN, so two transactions that read then
 		// write cannot deadlock on the lock upgrade (which busy_timeout can't
 		// resolve). synchronous=NORMAL is durable enough in WAL mode.
+		// Checkpoints run in the background (checkpoint), not inside
+		// whichever commit crosses the WAL size threshold.
 		dsn = filepath.Join(cfg.DataDir, sqliteFile) +
 			"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-			"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+			"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 		// Only one writer runs at a time anyway; a few connections keep
 		// reads concurrent without piling up writers on busy_timeout.
 		maxOpen = min(max(4, runtime.GOMAXPROCS(0)), 16)
@@ -100,13 +143,20 @@ func Open(ctx context.Context, cfg Config, logger hclog.Logger) (*DB, error) {
 	sqlDB.SetMaxOpenConns(maxOpen)
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{x: sqlx.NewDb(sqlDB, driver), dialect: dialect, log: logger.Named("store")}
+	db := &DB{x: &pool{DB: sqlx.NewDb(sqlDB, driver)}, dialect: dialect, log: logger.Named("store"), stop: func() {}}
 	if err := db.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		if dialect == DialectPostgres {
 			return nil, fmt.Errorf("open store: %w (is PostgreSQL running at %s?)", err, redactURL(cfg.URL))
 		}
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if dialect == DialectSQLite {
+		db.x.gate = make(chan struct{}, 1)
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); db.checkpoint(cctx, time.Second) }()
+		db.stop = func() { cancel(); <-done }
 	}
 	db.log.Debug("database opened", "dialect", dialect)
 	return db, nil
@@ -132,8 +182,30 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// checkpoint copies the SQLite WAL into the database every interval, in
+// the background, so no request pays for it. PASSIVE neither waits for
+// nor blocks readers and writers; what it cannot copy yet is copied next
+// time.
+func (db *DB) checkpoint(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := db.x.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+				db.log.Warn("WAL checkpoint failed; trying again", "error", err)
+			}
+		}
+	}
+}
+
 // Close releases every connection.
 func (db *DB) Close() error {
+	if db.stop != nil {
+		db.stop()
+	}
 	if err := db.x.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.dialect, err)
 	}
@@ -144,6 +216,10 @@ func (db *DB) Close() error {
 // every transaction takes the write lock at BEGIN (see Open), so keep them
 // short and do not use them for long reads.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if err := db.x.enter(ctx); err != nil {
+		return err
+	}
+	defer db.x.leave()
 	tx, err := db.x.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
