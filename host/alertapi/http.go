@@ -46,14 +46,16 @@ type Handler struct {
 	audit *audit.Recorder
 }
 
-// Register adds the /api/v1/alert-rules, /api/v1/alerts and
-// /api/v1/silences routes. Members read; editors write. rec may be nil
+// Register adds the /api/v1/alert-rules, /api/v1/alerts,
+// /api/v1/silences and /api/v1/notifications routes, and the outbox gauge
+// to the server's metrics. Members read; editors write. rec may be nil
 // (nothing audited).
 func Register(srv *api.Server, svc *Service, rec *audit.Recorder) {
 	h := &Handler{svc: svc, audit: rec}
 	g := srv.API()
 	g.GET("/alert-rules", api.Require(identity.RoleViewer), h.listRules)
 	g.POST("/alert-rules", api.Require(identity.RoleEditor), h.createRule)
+	g.POST("/alert-rules/preview", api.Require(identity.RoleEditor), newPreviewer(svc).preview)
 	g.GET("/alert-rules/:id", api.Require(identity.RoleViewer), h.getRule)
 	g.PUT("/alert-rules/:id", api.Require(identity.RoleEditor), h.updateRule)
 	g.DELETE("/alert-rules/:id", api.Require(identity.RoleEditor), h.deleteRule)
@@ -62,6 +64,8 @@ func Register(srv *api.Server, svc *Service, rec *audit.Recorder) {
 	g.GET("/silences", api.Require(identity.RoleViewer), h.listSilences)
 	g.POST("/silences", api.Require(identity.RoleEditor), h.createSilence)
 	g.DELETE("/silences/:id", api.Require(identity.RoleEditor), h.expireSilence)
+	h.registerNotifications(g)
+	registerMetrics(srv, svc.db)
 }
 
 // decodeRule reads the body of POST and PUT /api/v1/alert-rules: a rule

@@ -194,6 +194,8 @@ func (r *Runner) handle(ctx context.Context, ev bus.Event) {
 				// Held notifications go out on the next tick once their
 				// silence is gone; new ones are held at once.
 				r.muter.Invalidate(ev.ProfileID)
+			case alertapi.ChangedNotification:
+				r.worker.Kick() // a dead letter sent again: now, not at the next poll
 			}
 		}
 	}

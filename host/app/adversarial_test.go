@@ -47,8 +47,8 @@ type opSpec struct {
 	// viewers included. Write operations of viewers need a reason.
 	anyMember string
 	// resource names what the path parameter refers to: "source", "token",
-	// "user", "dashboard", "alert_rule", "alert" or "silence" (objects the
-	// suite creates in profile A), or "" for a type
+	// "user", "dashboard", "alert_rule", "alert", "silence" or
+	// "notification" (objects the suite creates in profile A), or "" for a type
 	// the suite cannot create yet (then only unknown ids are tried).
 	resource string
 	// body returns a valid request body; nil for operations without one.
@@ -167,6 +167,10 @@ var operations = map[string]opSpec{
 	"POST /api/v1/alert-rules": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
 		return alertRuleBody(f.unique("rule"))
 	}},
+	// Reads only, but it replays history through an engine: editors'.
+	"POST /api/v1/alert-rules/preview": {role: identity.RoleEditor, body: func(_ testing.TB, f *fixture) map[string]any {
+		return map[string]any{"rule": alertRuleBody(f.unique("preview")), "days": 7}
+	}},
 	"GET /api/v1/alert-rules/:id": {role: identity.RoleViewer, resource: "alert_rule"},
 	"PUT /api/v1/alert-rules/:id": {role: identity.RoleEditor, resource: "alert_rule", body: func(t testing.TB, f *fixture) map[string]any {
 		b := alertRuleBody(f.unique("renamed-rule"))
@@ -184,6 +188,13 @@ var operations = map[string]opSpec{
 		return silenceBody(f.unique("pipeline"))
 	}},
 	"DELETE /api/v1/silences/:id": {role: identity.RoleEditor, resource: "silence"},
+	"GET /api/v1/notifications": {role: identity.RoleViewer, listKey: "notifications", filters: map[string][]string{
+		"rule_id": {"rule_id"}, "fingerprint": {"fingerprint"}, "sink": {"sink_source_id"},
+	}},
+	// The fixture has a dead letter of A, written the way the engine and
+	// the delivery worker write them.
+	"GET /api/v1/notifications/:id":        {role: identity.RoleViewer, resource: "notification"},
+	"POST /api/v1/notifications/:id/retry": {role: identity.RoleEditor, resource: "notification"},
 
 	// Server-Sent Events of the caller's profile; Last-Event-ID is a
 	// parameter the SQL metacharacters are sent in.
@@ -681,9 +692,28 @@ func newFixture(t *testing.T, e *testEnv) *fixture {
 	f.foreign["silence"] = createSilence("alpha-silenced-pipeline")
 	f.own["silence"] = createSilence("target-silenced-pipeline")
 
+	// A dead letter of A (the API creates notifications no other way). It
+	// is due in an hour, so the host's delivery worker leaves it alone
+	// until it is dead.
+	ctxA := identity.With(t.Context(), identity.Principal{UserID: f.adminID, ProfileID: f.profileA, Role: identity.RoleAdmin})
+	outbox := e.app.Store().System().Outbox()
+	if _, err := outbox.Enqueue(ctxA, []store.NewNotification{{ProfileID: f.profileA, NotificationID: "alpha-notification",
+		RuleID: f.foreign["alert_rule"], Fingerprint: "fp-alpha-alert-rule", SinkSourceID: f.own["source"], GroupKey: "alpha-notification",
+		Payload: []byte(`{"id":"alpha-notification","status":"firing","title":"alpha-notification-title"}`), CreatedAt: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	dead, _, err := e.app.Store().Notifications().List(ctxA, store.NotificationFilter{RuleID: f.foreign["alert_rule"]}, store.Page{})
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("the notification of A: %v, %v", dead, err)
+	}
+	if err := outbox.MarkDead(ctxA, dead[0].ID, "alpha-refusal-reason"); err != nil {
+		t.Fatal(err)
+	}
+	f.own["notification"], f.foreign["notification"] = dead[0].ID, dead[0].ID
+
 	f.secretsOfA = []string{f.profileA, "alpha-dashboard", "alpha-source", "alpha-greeting", "alpha-secret-value", "alpha-token",
 		"alice-of-alpha", f.apiAdmin, f.apiViewer, f.apiEditor[f.profileA], f.webhookSecret[f.profileA],
-		alphaRunID, "alpha-lineage-job", "alpha-alert-rule", "alpha-silenced-pipeline"}
+		alphaRunID, "alpha-lineage-job", "alpha-alert-rule", "alpha-silenced-pipeline", "alpha-notification", "alpha-refusal-reason"}
 	return f
 }
 
@@ -840,6 +870,14 @@ func (f *fixture) checkIntact(t *testing.T) {
 	}
 	if id := f.alphaRun(t); id != f.foreign["run"] {
 		t.Errorf("run of A has id %s, want %s", id, f.foreign["run"])
+	}
+	var ntf struct {
+		State     string `json:"state"`
+		LastError string `json:"last_error"`
+	}
+	e.do(t, req{method: "GET", path: "/api/v1/notifications/" + f.foreign["notification"], token: f.admin}).json(t, &ntf)
+	if ntf.State != "dead" || ntf.LastError != "alpha-refusal-reason" {
+		t.Errorf("dead letter of A changed: %+v", ntf)
 	}
 }
 

@@ -223,6 +223,8 @@ try {
 
   await alertsTests();
 
+  await notificationsTests();
+
   await test("log out", async () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByText("You are logged out.").waitFor();
@@ -697,6 +699,47 @@ async function alertsTests() {
     noErrors("rule editor");
   });
 
+  // The editor's live preview replays the demo's simulated history (a day of
+  // ETL_Vendas runs in three sources, some slower than 5 minutes) through the
+  // rule: the count it shows is at least what the API said a moment before
+  // for the same rule (history only grows).
+  await test("the rule editor previews how often the demo rule would have fired in the last 7 days", async () => {
+    const token = await apiLogin("admin", password);
+    const auth = { Authorization: `Bearer ${token}` };
+    const stored = await (await fetch(`${base}/api/v1/alert-rules/${encodeURIComponent(ruleId)}`, { headers: auth })).json();
+    const rule = Object.fromEntries(["name", "severity", "labels", "selector", "condition", "for", "annotations", "sinks"].filter((k) => stored[k] !== undefined).map((k) => [k, stored[k]]));
+    const previewOf = (tok, body) => fetch(`${base}/api/v1/alert-rules/preview`, { method: "POST", headers: { Authorization: `Bearer ${tok}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const res = await previewOf(token, { rule, days: 7 });
+    expect(res.status === 200, `POST /api/v1/alert-rules/preview answered ${res.status}: ${await res.clone().text()}`);
+    const api = await res.json();
+    expect(api.runs_evaluated > 0 && api.fired > 0, `the demo's history should make the rule fire: ${JSON.stringify({ fired: api.fired, runs: api.runs_evaluated })}`);
+    const bad = await previewOf(token, { rule: { ...rule, condition: { duration_above: { threshold: "five minutes" } } } });
+    const badBody = await bad.json();
+    expect(bad.status === 400 && badBody.error.fields.some((f) => f.field === "/rule/condition/duration_above/threshold"), `an invalid rule answered ${bad.status} ${JSON.stringify(badBody)}`);
+    if (viewer) {
+      const vt = await apiLogin(viewer.username, viewer.password);
+      const v = await previewOf(vt, { rule });
+      expect(v.status === 403, `a viewer's preview answered ${v.status}`);
+    }
+
+    await page.goto(`${base}/alerts/rules/${encodeURIComponent(ruleId)}`);
+    const region = page.getByRole("region", { name: "Preview" });
+    const status = region.getByRole("status");
+    await status.filter({ hasText: /^Would (have|not have) fired/ }).waitFor({ timeout: 30_000 });
+    const shown = Number(await status.getAttribute("data-fired"));
+    const text = (await status.innerText()).trim();
+    expect(shown >= api.fired, `the editor shows ${shown} firings, the API said ${api.fired} a moment before`);
+    expect(text === `Would have fired ${shown === 1 ? "once" : `${shown} times`} in the last 7 days`, `the preview says "${text}"`);
+    const items = region.getByRole("list", { name: "Latest firings" }).getByRole("listitem");
+    await items.first().waitFor();
+    expect((await items.first().innerText()).includes("ETL_Vendas"), `the newest firing is "${await items.first().innerText()}"`);
+    await region.getByRole("img", { name: /^Firings per day: / }).waitFor();
+    await shot(page, "alert-rule-preview");
+    await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "← Alert rules" }).click();
+    await page.getByRole("heading", { name: "Alert rules", level: 1 }).waitFor();
+    noErrors("rule preview");
+  });
+
   await test("a silence with a matcher is created and listed", async () => {
     await alertingTabs(page).getByRole("link", { name: "Silences" }).click();
     await page.getByRole("heading", { name: "Silences", level: 1 }).waitFor();
@@ -774,4 +817,170 @@ async function alertsTests() {
     expect((await page.getByRole("button", { name: `Expire silence ${comment}` }).count()) === 0, "an expired silence offers Expire");
     noErrors("silence expiry");
   });
+}
+
+// Notifications and dead letters on the demo: a rule (created through the
+// API) on an OpenLineage pipeline of its own, with two sinks: the demo's
+// Slack and a puod.slack source whose incoming webhook is a local receiver
+// that refuses permanently (404 no_service, as Slack does for a removed
+// webhook) until told to accept. A slow run fires the alert; its detail
+// shows the delivered notification and the dead letter with its reason;
+// the Notifications page lists the dead letter highlighted; a viewer has
+// no Retry; after the receiver is fixed, Retry delivers it exactly once.
+async function notificationsTests() {
+  const suffix = Date.now().toString(36);
+  const sinkName = `e2e refusing webhook ${suffix}`;
+  const receiver = { accept: false, refused: 0, accepted: 0 };
+  const hook = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (!receiver.accept) {
+        receiver.refused++;
+        res.writeHead(404, { "Content-Type": "text/html" }).end("no_service");
+        return;
+      }
+      receiver.accepted++;
+      res.writeHead(200, { "Content-Type": "text/html" }).end("ok");
+    });
+  });
+  await new Promise((ok) => hook.listen(0, "127.0.0.1", ok));
+  const login = await fetch(`${base}/api/v1/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "admin", password }) });
+  const token = login.ok ? (await login.json()).access_token : null;
+  const api = async (method, path, body, tok = token) => {
+    const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${tok}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+  const alertingTabs = (p) => p.getByRole("navigation", { name: "Alerting views" });
+  let alertId = null;
+  let deadId = null;
+
+  try {
+    await test("a slow run of a rule with two sinks leaves one notification delivered and one dead letter", async () => {
+      expect(token, `API login of admin: ${login.status}`);
+      const sources = await api("GET", "/api/v1/sources?limit=500");
+      const slack = sources.body?.sources?.find((s) => s.name === "Slack (demo)");
+      expect(slack, `no "Slack (demo)" source: ${JSON.stringify(sources.body)}`);
+      const bad = await api("POST", "/api/v1/sources", {
+        plugin_id: "puod.slack",
+        name: sinkName,
+        poll_interval_seconds: 0,
+        enabled: true,
+        config: { webhook_url: `http://127.0.0.1:${hook.address().port}/services/T0E2E/B0E2E/refused` },
+      });
+      expect(bad.status === 201, `create the refusing sink: ${bad.status} ${JSON.stringify(bad.body)}`);
+      const job = `E2E_Notify_${suffix}`;
+      const rule = await api("POST", "/api/v1/alert-rules", {
+        name: `${job} slower than 5 minutes`,
+        severity: "critical",
+        selector: { pipeline: job },
+        condition: { duration_above: { threshold: "5m" } },
+        annotations: { summary: "{{.Pipeline.Name}} took {{.Value}} (limit {{.Threshold}})" },
+        sinks: [slack.id, bad.body.id],
+      });
+      expect(rule.status === 201, `create the rule: ${rule.status} ${JSON.stringify(rule.body)}`);
+      const tok = await api("POST", "/api/v1/tokens", { name: `e2e lineage ${suffix}`, role: "editor" });
+      expect(tok.status === 201, `create an API token: ${tok.status}`);
+      const runId = crypto.randomUUID();
+      for (const [eventType, ago] of [["START", 7], ["COMPLETE", 1]]) {
+        const r = await api(
+          "POST",
+          "/api/v1/lineage",
+          { eventType, eventTime: new Date(Date.now() - ago * 60_000).toISOString(), producer: "https://example.com/puod-e2e", schemaURL: "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent", run: { runId }, job: { namespace: "e2e", name: job } },
+          tok.body.token,
+        );
+        expect(r.status === 200, `lineage ${eventType}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+      const deadline = Date.now() + 90_000;
+      let list = [];
+      for (;;) {
+        list = (await api("GET", `/api/v1/notifications?rule_id=${encodeURIComponent(rule.body.id)}`)).body?.notifications ?? [];
+        const states = Object.fromEntries(list.map((n) => [n.sink_source_id, n.state]));
+        if (states[slack.id] === "delivered" && states[bad.body.id] === "dead") break;
+        expect(Date.now() < deadline, `after 90 s the notifications are ${JSON.stringify(list.map((n) => [n.sink_name, n.state, n.last_error]))}`);
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+      expect(list.length === 2, `${list.length} notifications, want 2 (one per sink)`);
+      const dead = list.find((n) => n.state === "dead");
+      expect(/no_service/.test(dead.last_error), `the dead letter's reason: ${dead.last_error}`);
+      expect(receiver.refused === 1 && receiver.accepted === 0, `the refusing webhook saw ${JSON.stringify(receiver)}`);
+      alertId = dead.alert_id;
+      deadId = dead.id;
+      expect(alertId, "the notification names no alert");
+    });
+
+    await test("the alert's timeline shows the delivered notification and the dead letter with its reason", async () => {
+      expect(alertId, "no alert: the previous test failed");
+      await page.goto(`${base}/alerts/${encodeURIComponent(alertId)}`);
+      await page.getByRole("heading", { name: /E2E_Notify_/, level: 1 }).waitFor();
+      const timeline = page.locator(".alert-timeline");
+      const sent = timeline.locator("li[data-kind=notification][data-phase=sent]").filter({ hasText: "Slack (demo)" });
+      await sent.waitFor();
+      expect(/Delivered/.test(await sent.innerText()), `the delivered step says ${await sent.innerText()}`);
+      await sent.locator("[data-kind=notification][data-state=sent]").waitFor();
+      const dead = timeline.locator("li[data-kind=notification][data-phase=dead]").filter({ hasText: sinkName });
+      await dead.waitFor();
+      await dead.getByTestId("dead-reason").filter({ hasText: "no_service" }).waitFor();
+      await dead.getByRole("button", { name: `Retry notification to ${sinkName}` }).waitFor();
+      await timeline.locator("li[data-kind=transition][data-to=firing]").waitFor();
+      const kinds = await timeline.locator(":scope > li").evaluateAll((els) => els.map((e) => e.dataset.kind));
+      expect(kinds.indexOf("notification") < kinds.lastIndexOf("transition"), `newest first: ${kinds}`);
+      await shot(page, "alert-detail");
+      noErrors("alert detail timeline");
+    });
+
+    await test("the notifications page lists the dead letter highlighted; a viewer cannot retry it", async () => {
+      await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "← Alerts" }).click();
+      await alertingTabs(page).getByRole("link", { name: "Notifications" }).click();
+      await page.getByRole("heading", { name: "Notifications", level: 1 }).waitFor();
+      expect(new URL(page.url()).pathname === "/alerts/notifications", `at ${page.url()}`);
+      const row = page.locator(`tr[data-notification="${deadId}"]`);
+      await row.waitFor();
+      expect((await row.getAttribute("class"))?.includes("ntf-dead"), "the dead letter is not highlighted");
+      await row.getByTestId("dead-reason").filter({ hasText: "no_service" }).waitFor();
+      await page.getByRole("note").filter({ hasText: /dead letter/ }).waitFor();
+      await page.locator("tr[data-notification][data-state=delivered]").filter({ hasText: "Slack (demo)" }).first().waitFor();
+      await shot(page, "notifications");
+      noErrors("notifications page");
+
+      expect(viewer, "no viewer: the dashboards tests create it");
+      const v = await context.newPage();
+      v.on("pageerror", (e) => pageErrors.push(`viewer page error: ${e.message}`));
+      try {
+        await v.goto(`${base}/`);
+        await v.getByLabel("Username").fill(viewer.username);
+        await v.getByLabel("Password").fill(viewer.password);
+        await v.getByRole("button", { name: "Log in" }).click();
+        await v.getByRole("button", { name: "Log out" }).waitFor();
+        await v.goto(`${base}/alerts/notifications?state=dead`);
+        const vrow = v.locator(`tr[data-notification="${deadId}"]`);
+        await vrow.getByTestId("dead-reason").waitFor();
+        expect((await v.getByRole("button", { name: /^Retry/ }).count()) === 0, "a viewer sees Retry");
+      } finally {
+        await v.close();
+      }
+      const vtok = await api("POST", "/api/v1/tokens", { name: `e2e viewer ${suffix}`, role: "viewer" });
+      expect(vtok.status === 201, `create a viewer API token: ${vtok.status}`);
+      const r = await api("POST", `/api/v1/notifications/${deadId}/retry`, undefined, vtok.body.token);
+      expect(r.status === 403, `a viewer's retry answered ${r.status}`);
+      noErrors("viewer on the notifications page");
+    });
+
+    await test("Retry sends the dead letter again once the sink accepts: delivered exactly once", async () => {
+      receiver.accept = true;
+      const row = page.locator(`tr[data-notification="${deadId}"]`);
+      await row.getByRole("button", { name: `Retry notification to ${sinkName}` }).click();
+      await page.getByRole("status").filter({ hasText: `Sent again to ${sinkName}` }).waitFor();
+      // The page looks again while the notification is on its way.
+      await page.locator(`tr[data-notification="${deadId}"][data-state=delivered]`).waitFor({ timeout: 30_000 });
+      expect(!(await row.getAttribute("class"))?.includes("ntf-dead"), "a delivered notification is highlighted as dead");
+      await row.locator("[data-kind=notification][data-state=sent]").waitFor();
+      expect(receiver.accepted === 1, `the webhook accepted ${receiver.accepted} messages, want 1`);
+      const again = await api("POST", `/api/v1/notifications/${deadId}/retry`);
+      expect(again.status === 409 && /was delivered/.test(again.body?.error?.message ?? ""), `a second retry answered ${again.status} ${JSON.stringify(again.body)}`);
+      noErrors("retry of a dead letter");
+    });
+  } finally {
+    hook.close();
+  }
 }

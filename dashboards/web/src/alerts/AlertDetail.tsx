@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { errorMessage } from "../api/client";
 import { useResource, useSession } from "../auth/session";
 import { Link } from "../components/Link";
@@ -6,8 +6,12 @@ import { StateMessage } from "../components/States";
 import { useTitle } from "../router";
 import { AlertStateBadge, Labels, SeverityBadge, Time, useCoalesced } from "./common";
 import { useAlertChanges } from "./live";
-import { alertsRequest, isEditor, ruleIdOfAlert } from "./model";
-import type { Alert } from "./types";
+import { alertsRequest, alertTimeline, isEditor, notificationPhase, notificationsRequest, ruleIdOfAlert } from "./model";
+import { NotificationBadge, NotificationDelivery, PENDING_REFRESH_MS, PreciseTime, RetryButton, RetryResult, SinkName, useRetryNotification } from "./Notifications";
+import type { Alert, AlertNotification, NotificationPage } from "./types";
+
+/** How many of an alert's notifications its timeline shows (the newest). */
+const TIMELINE_NOTIFICATIONS = 100;
 
 function Crumbs() {
   return (
@@ -17,18 +21,34 @@ function Crumbs() {
   );
 }
 
-/** One alert with the timeline of its state transitions; editors acknowledge it. */
+/** One alert with the timeline of its state transitions and notifications; editors acknowledge it and retry its dead letters. */
 export function AlertDetail({ id }: { id: string }) {
   const { client, me } = useSession();
   // There is no GET of one alert: read the rule's alerts and pick this one.
   const alerts = useResource<{ alerts: Alert[] }>(alertsRequest({ rule_id: ruleIdOfAlert(id) }));
+  const fingerprint = id.slice(ruleIdOfAlert(id).length + 1);
+  // Deliveries are not announced on the event stream: while one is on its
+  // way, look again every few seconds.
+  const [inFlight, setInFlight] = useState(false);
+  const notifications = useResource<NotificationPage>(fingerprint ? notificationsRequest({ rule_id: ruleIdOfAlert(id), fingerprint, limit: TIMELINE_NOTIFICATIONS }) : null, {
+    refreshMs: inFlight ? PENDING_REFRESH_MS : undefined,
+  });
+  const ntfs = notifications.data?.notifications;
+  useEffect(() => setInFlight(!!ntfs?.some((n) => n.state === "pending")), [ntfs]);
+  const reloadNotifications = notifications.reload;
+  const { retry, busy: retrying, result: retryResult } = useRetryNotification(reloadNotifications);
   const found = alerts.data?.alerts.find((a) => a.id === id);
   const [acked, setAcked] = useState<Alert | null>(null);
   const a = acked && found && acked.id === found.id && !found.acknowledged_at ? acked : found;
   const [busy, setBusy] = useState(false);
   const [ackError, setAckError] = useState<string | null>(null);
   useTitle(a ? `${a.rule_name} alert` : "Alert");
-  const refresh = useCoalesced(alerts.reload);
+  const refresh = useCoalesced(
+    useCallback(() => {
+      alerts.reload();
+      reloadNotifications();
+    }, [alerts.reload, reloadNotifications]),
+  );
   useAlertChanges(
     useCallback(
       (c) => {
@@ -37,6 +57,8 @@ export function AlertDetail({ id }: { id: string }) {
       [id, refresh],
     ),
   );
+  const history = a?.history;
+  const timeline = useMemo(() => alertTimeline(history ?? [], ntfs ?? []), [history, ntfs]);
 
   if (alerts.error && !alerts.data) {
     return (
@@ -79,9 +101,9 @@ export function AlertDetail({ id }: { id: string }) {
       setBusy(false);
     }
   };
-  const canAck = isEditor(me?.role) && (a.state === "pending" || a.state === "firing") && !a.acknowledged_at;
+  const editor = isEditor(me?.role);
+  const canAck = editor && (a.state === "pending" || a.state === "firing") && !a.acknowledged_at;
   const who = a.acknowledged_by && a.acknowledged_by === me?.user.id ? "you" : a.acknowledged_by;
-  const history = [...(a.history ?? [])].sort((x, y) => (y.seq ?? 0) - (x.seq ?? 0) || Date.parse(y.at) - Date.parse(x.at));
 
   return (
     <>
@@ -142,23 +164,62 @@ export function AlertDetail({ id }: { id: string }) {
       </section>
       <section className="panel" aria-labelledby="timeline-title">
         <h2 id="timeline-title">Timeline</h2>
-        {history.length === 0 ? (
+        <p className="muted small">State changes and the notifications they sent, newest first.</p>
+        <RetryResult result={retryResult} />
+        {notifications.error && (
+          <p className="form-alert" role="alert">
+            Could not load the notifications: {notifications.error}{" "}
+            <button type="button" className="btn btn-small" onClick={reloadNotifications}>
+              Retry
+            </button>
+          </p>
+        )}
+        {timeline.length === 0 ? (
           <StateMessage kind="empty" compact title="No transitions recorded yet" />
         ) : (
           <ol className="alert-timeline">
-            {history.map((t) => (
-              <li key={`${t.seq}-${t.at}`} data-to={t.to}>
-                <Time iso={t.at} />{" "}
-                <span>
-                  <AlertStateBadge state={t.from || "normal"} /> → <AlertStateBadge state={t.to} />
-                </span>
-                {t.value && <span className="muted small"> value {t.value}</span>}
-                {t.reason && <div className="muted small">{t.reason}</div>}
-              </li>
-            ))}
+            {timeline.map((e) =>
+              e.kind === "transition" ? (
+                <li key={`t-${e.transition.seq}-${e.at}-${e.transition.to}`} data-kind="transition" data-to={e.transition.to}>
+                  <PreciseTime iso={e.at} />{" "}
+                  <span>
+                    <AlertStateBadge state={e.transition.from || "normal"} /> → <AlertStateBadge state={e.transition.to} />
+                  </span>
+                  {e.transition.value && <span className="muted small"> value {e.transition.value}</span>}
+                  {e.transition.reason && <div className="muted small">{e.transition.reason}</div>}
+                </li>
+              ) : (
+                <NotificationStep key={`n-${e.notification.id}`} n={e.notification} canRetry={editor} busy={retrying === e.notification.id} onRetry={(n) => void retry(n)} />
+              ),
+            )}
           </ol>
+        )}
+        {ntfs && ntfs.length >= TIMELINE_NOTIFICATIONS && (
+          <p className="muted small">
+            Older notifications: <Link href="/alerts/notifications">all notifications</Link>.
+          </p>
         )}
       </section>
     </>
+  );
+}
+
+/** A notification in the timeline: what it announced, to which sink, and how its delivery went. */
+function NotificationStep({ n, canRetry, busy, onRetry }: { n: AlertNotification; canRetry: boolean; busy: boolean; onRetry: (n: AlertNotification) => void }) {
+  return (
+    <li data-kind="notification" data-notification={n.id} data-state={n.state} data-phase={notificationPhase(n)} className={`ntf-step${n.state === "dead" ? " ntf-dead" : ""}`}>
+      <PreciseTime iso={n.created_at} /> <NotificationBadge n={n} />{" "}
+      <span>
+        {n.status === "resolved" ? "Resolved" : "Firing"} notification to <SinkName n={n} />
+      </span>
+      <div className="small">
+        <NotificationDelivery n={n} />
+      </div>
+      {canRetry && n.state === "dead" && (
+        <div className="ntf-step-actions">
+          <RetryButton n={n} busy={busy} onRetry={onRetry} />
+        </div>
+      )}
+    </li>
   );
 }

@@ -1,12 +1,14 @@
-import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { ApiError, errorMessage } from "../api/client";
 import type { FieldProblem, Plugin, Source } from "../api/types";
 import { useResource, useSession } from "../auth/session";
 import { Link } from "../components/Link";
 import { StateMessage } from "../components/States";
 import { navigate, useTitle } from "../router";
-import { emptyRuleForm, formToBody, isEditor, KINDS, placeProblems, ruleToForm, type Pair, type RuleForm } from "./model";
-import type { AlertRule, ConditionKind } from "./types";
+import { formatDurationMs, formatTime } from "../viz/format";
+import { Time } from "./common";
+import { emptyRuleForm, fieldLabel, formToBody, isEditor, KINDS, placeProblems, PREVIEW_DAYS, previewProblems, previewSummary, ruleToForm, type Pair, type RuleForm } from "./model";
+import type { AlertRule, AlertRuleInput, AlertRulePreview, ConditionKind } from "./types";
 
 function Crumbs() {
   return (
@@ -103,6 +105,211 @@ function SinkHelp() {
     </>
   );
 }
+
+type PreviewState =
+  | { kind: "idle" }
+  | { kind: "checking" }
+  | { kind: "done"; key: string; result: AlertRulePreview }
+  | { kind: "invalid"; key: string; problems: FieldProblem[] }
+  | { kind: "error"; key: string; message: string };
+
+/** How long the form must rest before it is previewed: one request per pause in typing, not per key. */
+export const PREVIEW_DEBOUNCE_MS = 600;
+
+/**
+ * The preview of a rule as the form holds it: requested once the form has
+ * rested PREVIEW_DEBOUNCE_MS, and only for a body not previewed yet (a
+ * re-render, or an edit undone, asks nothing). pristine (a new rule not
+ * touched yet) asks nothing either.
+ */
+function usePreview(body: AlertRuleInput, pristine: boolean): { state: PreviewState; stale: boolean; retry: () => void } {
+  const { client } = useSession();
+  const key = JSON.stringify(body);
+  const [state, setState] = useState<PreviewState>({ kind: "idle" });
+  const asked = useRef<string | null>(null);
+  const seq = useRef(0);
+  const [attempt, setAttempt] = useState(0);
+  useEffect(
+    () => () => {
+      seq.current++; // answers after unmount are dropped
+    },
+    [],
+  );
+  useEffect(() => {
+    if (pristine) {
+      seq.current++;
+      asked.current = null;
+      setState({ kind: "idle" });
+      return;
+    }
+    if (key === asked.current) return;
+    const timer = setTimeout(() => {
+      asked.current = key;
+      const n = ++seq.current;
+      setState({ kind: "checking" });
+      client.post<AlertRulePreview>("/api/v1/alert-rules/preview", { rule: JSON.parse(key) as AlertRuleInput, days: PREVIEW_DAYS }).then(
+        (result) => {
+          if (n === seq.current) setState({ kind: "done", key, result });
+        },
+        (e) => {
+          if (n !== seq.current) return;
+          if (e instanceof ApiError && e.status === 400 && e.fields.length) setState({ kind: "invalid", key, problems: previewProblems(e.fields) });
+          else setState({ kind: "error", key, message: errorMessage(e) });
+        },
+      );
+    }, PREVIEW_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [client, key, pristine, attempt]);
+  const stale = !pristine && state.kind !== "idle" && state.kind !== "checking" && state.key !== key;
+  return {
+    state,
+    stale,
+    retry: () => {
+      asked.current = null;
+      setAttempt((a) => a + 1);
+    },
+  };
+}
+
+/** Firings per 24 hours as small bars, oldest first, labelled with the day of the month. */
+function DailyBars({ daily, from }: { daily: number[]; from: string }) {
+  const top = Math.max(1, ...daily);
+  const w = 16;
+  const gap = 4;
+  const h = 28;
+  const labels = daily.length <= 14;
+  // Bucket i is the 24 hours after from + i days; it is named by the day it
+  // ends in, so the last one is today.
+  const start = (i: number) => Date.parse(from) + i * 86_400_000;
+  const end = (i: number) => new Date(start(i + 1) - 1);
+  const width = daily.length * (w + gap);
+  const height = h + (labels ? 14 : 2);
+  return (
+    <svg className="preview-daily" role="img" aria-label={`Firings per day: ${daily.join(", ")}`} width={width} height={height} viewBox={`0 0 ${width} ${height}`}>
+      {daily.map((n, i) => {
+        const bh = n === 0 ? 2 : Math.max(4, Math.round((n / top) * h));
+        return (
+          <g key={i} data-fired={n}>
+            <title>{`${formatTime(start(i))} – ${formatTime(start(i + 1))}: ${n === 1 ? "1 firing" : `${n} firings`}`}</title>
+            <rect x={i * (w + gap)} y={h - bh} width={w} height={bh} rx={2} fill={n === 0 ? "var(--border-strong)" : "var(--bad)"} />
+            {labels && (
+              <text x={i * (w + gap) + w / 2} y={h + 12} textAnchor="middle" fontSize={10} fill="var(--muted)">
+                {end(i).getDate()}
+              </text>
+            )}
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+const shownEpisodes = 8;
+const shortTime = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+
+/** The rule editor's live preview: "Would have fired N times in the last 7 days", with when and where. */
+function RulePreview({ body, pristine }: { body: AlertRuleInput; pristine: boolean }) {
+  const { state, stale, retry } = usePreview(body, pristine);
+  // Pipelines of several sources often share a name (ETL_Vendas): say whose.
+  const sources = useResource<{ sources: Source[] }>("/api/v1/sources?limit=500");
+  const sourceName = (id?: string) => (id ? sources.data?.sources.find((s) => s.id === id)?.name : undefined);
+  const checking = state.kind === "checking" || stale;
+  let summary: ReactNode;
+  let detail: ReactNode = null;
+  if (checking) {
+    summary = "Checking…";
+  } else if (state.kind === "idle") {
+    summary = `Fill in the rule to see how often it would have fired in the last ${PREVIEW_DAYS} days.`;
+  } else if (state.kind === "invalid") {
+    summary = "The rule has problems; the preview shows once they are fixed:";
+    detail = (
+      <ul className="preview-problems">
+        {state.problems.map((p, i) => (
+          <li key={i} data-pointer={p.field}>
+            <a
+              href={`#${fid(p.field)}`}
+              onClick={(e) => {
+                const el = document.getElementById(fid(p.field));
+                if (!el) return;
+                e.preventDefault();
+                el.focus();
+              }}
+            >
+              {fieldLabel(p.field)}
+            </a>
+            : {p.message}
+          </li>
+        ))}
+      </ul>
+    );
+  } else if (state.kind === "error") {
+    summary = `Could not preview the rule: ${state.message}`;
+    detail = (
+      <button type="button" className="btn btn-small" onClick={retry}>
+        Retry preview
+      </button>
+    );
+  } else {
+    const r = state.result;
+    const days = Math.max(1, Math.round((Date.parse(r.window.to) - Date.parse(r.window.from)) / 86_400_000));
+    summary = previewSummary(r.fired, days);
+    const newest = [...r.episodes].reverse().slice(0, shownEpisodes);
+    detail = (
+      <>
+        <p className="muted" style={{ margin: "4px 0 8px" }}>
+          {r.points_evaluated > 0 && r.runs_evaluated === 0 ? `${r.points_evaluated} metric points` : `${r.runs_evaluated} runs of the selected pipelines`} replayed, <Time iso={r.window.from} /> to <Time iso={r.window.to} />. Nothing is sent.
+        </p>
+        {r.daily.length > 1 && <DailyBars daily={r.daily} from={r.window.from} />}
+        {newest.length > 0 && (
+          <ol className="preview-episodes" aria-label="Latest firings" style={{ listStyle: "none", padding: 0, margin: "8px 0 0", fontSize: "0.88rem", lineHeight: 1.7 }}>
+            {newest.map((ep) => (
+              <li key={`${ep.fingerprint}-${ep.fired_at}`} data-episode={ep.fired_at}>
+                <time dateTime={ep.fired_at} title={formatTime(ep.fired_at)}>
+                  {shortTime.format(Date.parse(ep.fired_at))}
+                </time>{" "}
+                · <strong>{ep.pipeline || ep.series || "—"}</strong>
+                {sourceName(ep.source_id) && <span className="muted"> ({sourceName(ep.source_id)})</span>}
+                {ep.value && <> · {ep.value}</>} ·{" "}
+                {ep.resolved_at ? (
+                  <span className="muted" title={`Resolved ${formatTime(ep.resolved_at)}`} style={{ whiteSpace: "nowrap" }}>
+                    resolved in {formatDurationMs(Date.parse(ep.resolved_at) - Date.parse(ep.fired_at))}
+                  </span>
+                ) : (
+                  <span>still firing</span>
+                )}
+              </li>
+            ))}
+          </ol>
+        )}
+        {r.fired > newest.length && newest.length > 0 && (
+          <p className="muted" style={{ margin: "4px 0 0" }}>
+            The latest {newest.length} of {r.fired} firings are listed.
+          </p>
+        )}
+        {r.notes.length > 0 && (
+          <p className="help" role="note">
+            {r.notes.join(" ")}
+          </p>
+        )}
+      </>
+    );
+  }
+  const fired = state.kind === "done" && !checking ? state.result.fired : undefined;
+  return (
+    <section className="panel editor rule-preview" aria-labelledby="rule-preview-title" aria-busy={checking || undefined} data-preview={checking ? "checking" : state.kind}>
+      <h2 id="rule-preview-title" style={{ margin: "0 0 6px", fontSize: "1rem" }}>
+        Preview
+      </h2>
+      <p role="status" className="preview-summary" data-fired={fired} style={{ margin: 0, fontWeight: 600 }}>
+        {summary}
+      </p>
+      {!checking && detail}
+    </section>
+  );
+}
+
+/** The body of a new rule's untouched form: nothing to preview yet. */
+const pristineBody = JSON.stringify(formToBody(emptyRuleForm()));
 
 /** The rule editor: /alerts/rules/new and /alerts/rules/<id>. */
 export function RuleEditor({ id }: { id: string | null }) {
@@ -207,6 +414,8 @@ export function RuleEditor({ id }: { id: string | null }) {
   };
 
   const err = (p: string) => byField.get(p);
+  const body = formToBody(form);
+  const pristine = !rule && JSON.stringify(body) === pristineBody;
   return (
     <>
       <Crumbs />
@@ -265,6 +474,7 @@ export function RuleEditor({ id }: { id: string | null }) {
           </div>
         </section>
       )}
+      {editor && <RulePreview body={body} pristine={pristine} />}
       <form
         className="panel editor rule-editor"
         aria-label={rule ? `Edit ${rule.name}` : "New alert rule"}

@@ -8,7 +8,7 @@ const severityTone: Record<string, string> = { critical: "bad", warning: "warn",
 const silenceTone: Record<string, string> = { active: "info", pending: "warn", expired: "muted" };
 
 /** A word in a coloured pill: the word carries the meaning, the colour only helps. */
-function Pill({ tone, value, kind }: { tone: string; value: string; kind: string }) {
+export function Pill({ tone, value, kind }: { tone: string; value: string; kind: string }) {
   return (
     <span className={`badge badge-${tone}`} data-state={value} data-kind={kind}>
       <span className="badge-dot" aria-hidden="true" />
@@ -44,7 +44,7 @@ export function Time({ iso }: { iso?: string }) {
   );
 }
 
-type Section = "alerts" | "rules" | "silences";
+type Section = "alerts" | "rules" | "silences" | "notifications";
 
 export function AlertsHead({ current, live, title, lead, action }: { current: Section; live?: EventStatus; title: string; lead: ReactNode; action?: ReactNode }) {
   return (
@@ -68,6 +68,9 @@ export function AlertsHead({ current, live, title, lead, action }: { current: Se
           </Link>
           <Link href="/alerts/silences" aria-current={current === "silences" ? "page" : undefined}>
             Silences
+          </Link>
+          <Link href="/alerts/notifications" aria-current={current === "notifications" ? "page" : undefined}>
+            Notifications
           </Link>
         </nav>
         {action}

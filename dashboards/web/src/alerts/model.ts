@@ -4,7 +4,7 @@
 // kind takes, so switching kinds never sends another kind's leftovers.
 
 import type { FieldProblem } from "../api/types";
-import type { AlertRule, AlertRuleInput, Condition, ConditionKind } from "./types";
+import type { AlertNotification, AlertRule, AlertRuleInput, AlertTransition, Condition, ConditionKind } from "./types";
 
 export const ALERT_STATES = ["pending", "firing", "resolved", "normal"] as const;
 
@@ -257,3 +257,100 @@ export function isEditor(role: string | undefined): boolean {
 }
 
 export type { AlertRule };
+
+// ---- notifications (the outbox) ----
+
+export const NOTIFICATION_STATES = ["pending", "delivered", "dead"] as const;
+
+/** Where a notification is in its delivery, as the pages say it. */
+export type NotificationPhase = "sent" | "pending" | "retrying" | "dead";
+
+export function notificationPhase(n: Pick<AlertNotification, "state" | "attempts">): NotificationPhase {
+  if (n.state === "delivered") return "sent";
+  if (n.state === "dead") return "dead";
+  return n.attempts > 0 ? "retrying" : "pending";
+}
+
+export interface NotificationFilters {
+  state?: string;
+}
+
+export function parseNotificationFilters(search: string): NotificationFilters {
+  const state = new URLSearchParams(search).get("state")?.trim();
+  return state && (NOTIFICATION_STATES as readonly string[]).includes(state) ? { state } : {};
+}
+
+export function notificationFiltersToSearch(f: NotificationFilters): string {
+  return f.state ? `?${new URLSearchParams({ state: f.state })}` : "";
+}
+
+/** The list request: the page's filters plus the series of one alert (its detail page) and a page cursor. */
+export function notificationsRequest(f: NotificationFilters & { rule_id?: string; fingerprint?: string; limit?: number; cursor?: string }): string {
+  const p = new URLSearchParams();
+  if (f.state) p.set("state", f.state);
+  if (f.rule_id) p.set("rule_id", f.rule_id);
+  if (f.fingerprint) p.set("fingerprint", f.fingerprint);
+  if (f.limit) p.set("limit", String(f.limit));
+  if (f.cursor) p.set("cursor", f.cursor);
+  const s = p.toString();
+  return `/api/v1/notifications${s ? `?${s}` : ""}`;
+}
+
+export type TimelineEntry = { kind: "transition"; at: string; transition: AlertTransition } | { kind: "notification"; at: string; notification: AlertNotification };
+
+/**
+ * One alert's timeline: its state transitions and its notifications,
+ * newest first. A notification is placed at the time it was decided; at
+ * the same instant it comes before (above) the transition that caused it.
+ */
+export function alertTimeline(history: AlertTransition[], notifications: AlertNotification[]): TimelineEntry[] {
+  // order breaks ties of time within a kind, larger first: the history is
+  // oldest first, the API's notifications newest first.
+  const entries = [
+    ...history.map((t, i) => ({ e: { kind: "transition" as const, at: t.at, transition: t }, rank: 0, order: i })),
+    ...notifications.map((n, i) => ({ e: { kind: "notification" as const, at: n.created_at, notification: n }, rank: 1, order: -i })),
+  ];
+  return entries.sort((a, b) => Date.parse(b.e.at) - Date.parse(a.e.at) || b.rank - a.rank || b.order - a.order).map((x) => x.e as TimelineEntry);
+}
+
+// ---- the rule editor's preview ----
+
+/** The window of the rule editor's preview, in days. */
+export const PREVIEW_DAYS = 7;
+
+const days = (n: number) => (n === 1 ? "the last day" : `the last ${n} days`);
+
+/** "Would have fired 3 times in the last 7 days." */
+export function previewSummary(fired: number, window: number): string {
+  if (fired === 0) return `Would not have fired in ${days(window)}`;
+  return `Would have fired ${fired === 1 ? "once" : `${fired} times`} in ${days(window)}`;
+}
+
+/** The preview's problems point into its body's rule (/rule/name): the form's pointers are the rule's own. */
+export function previewProblems(fields: FieldProblem[]): FieldProblem[] {
+  return fields.map((p) => ({ ...p, field: p.field.startsWith("/rule/") ? p.field.slice(5) : p.field === "/rule" ? "" : p.field }));
+}
+
+const fieldLabels: Record<string, string> = {
+  "/name": "Name",
+  "/severity": "Severity",
+  "/condition": "When",
+  "/for": "Pending for",
+  "/selector": "Pipelines",
+  "/selector/pipeline": "Name (glob)",
+  "/selector/pipeline_regex": "Name (regular expression)",
+  "/selector/source_ids": "Source ids",
+  "/selector/tags": "Tags",
+  "/labels": "Labels",
+  "/annotations": "Annotations",
+  "/sinks": "Sinks",
+};
+
+/** What the editor calls the input of a rule's JSON pointer ("Threshold", "Annotation summary"), for messages. */
+export function fieldLabel(ptr: string): string {
+  const m = /^\/condition\/([a-z_]+)\/([a-z_]+)/.exec(ptr);
+  if (m) return KINDS.find((k) => k.kind === m[1])?.fields.find((f) => f.name === m[2])?.label ?? ptr;
+  const kv = /^\/(labels|annotations)\/(.+)$/.exec(ptr);
+  if (kv) return `${kv[1] === "labels" ? "Label" : "Annotation"} ${kv[2]!.replace(/~1/g, "/").replace(/~0/g, "~")}`;
+  return fieldLabels[ptr.replace(/\/\d+$/, "")] ?? (ptr || "The rule");
+}

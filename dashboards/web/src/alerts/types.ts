@@ -88,3 +88,62 @@ export interface Silence {
   status: "pending" | "active" | "expired" | (string & {});
   created_at: string;
 }
+
+/** Delivery state of a notification in the outbox (host/api/openapi/notifications.yaml). */
+export type NotificationState = "pending" | "delivered" | "dead";
+
+/** One notification to one sink, as GET /api/v1/notifications lists it. */
+export interface AlertNotification {
+  id: string;
+  notification_id: string;
+  rule_id: string;
+  rule_name: string;
+  fingerprint: string;
+  alert_id?: string;
+  sink_source_id: string;
+  sink_name: string;
+  group_key: string;
+  status: "firing" | "resolved" | (string & {});
+  title: string;
+  severity?: string;
+  state: NotificationState | (string & {});
+  attempts: number;
+  next_attempt_at?: string;
+  last_error: string;
+  delivered_at?: string;
+  created_at: string;
+}
+
+export interface NotificationPage {
+  notifications: AlertNotification[];
+  next_cursor: string;
+  dead_count: number;
+}
+
+/** One firing of a series in a rule preview. */
+export interface PreviewEpisode {
+  fingerprint: string;
+  source_id?: string;
+  pipeline_id?: string;
+  pipeline?: string;
+  series?: string;
+  fired_at: string;
+  /** null while still firing at the window's end. */
+  resolved_at: string | null;
+  value?: string;
+  threshold?: string;
+}
+
+/** POST /api/v1/alert-rules/preview: what a rule would have done over the last days. */
+export interface AlertRulePreview {
+  fired: number;
+  /** The newest episodes (at most 50), oldest first. */
+  episodes: PreviewEpisode[];
+  /** Firings per 24 hours from window.from. */
+  daily: number[];
+  runs_evaluated: number;
+  points_evaluated: number;
+  window: { from: string; to: string };
+  truncated: boolean;
+  notes: string[];
+}
