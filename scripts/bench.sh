@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 out=$(mktemp)
+# The alerting latency benchmark runs Prometheus Alertmanager next to PUOD
+# (Debian's package; ALERTMANAGER may name another executable).
+if [ -z "${ALERTMANAGER:-}" ] && ! command -v prometheus-alertmanager >/dev/null && ! command -v alertmanager >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null
+fi
 $GO test -run '^$' -bench . -benchtime=1x -count=1 -timeout 60m ./bench/... | tee "$out"
 # First dashboard render in headless Chromium (needs `make build`: bin/puod,
 # bin/plugins and the web dependencies).
