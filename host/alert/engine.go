@@ -66,9 +66,49 @@ type profile struct {
 	// metricSeries are series keys seen in metric.appended events, so glob
 	// rules are re-evaluated on ticks as their windows slide.
 	metricSeries map[string]struct{}
+	// match caches, per pipeline, which rules' selectors select it, by
+	// rule index: a run event or a tick then costs a lookup instead of a
+	// glob or regex match per rule (with 10,000 rules, matching was most
+	// of an event's cost). An entry is for the pipeline's name and tags it
+	// was computed with; SetRules clears the cache.
+	match map[pipeKey]*matchEntry
+}
+
+type pipeKey struct{ source, id string }
+
+type matchEntry struct {
+	name string
+	tags []string
+	v    []bool // by rule index
+	idx  []int  // indices of the rules that select it, ascending
+}
+
+// maxMatchCells bounds the match cache: pipelines × rules booleans (16 MB).
+const maxMatchCells = 16 << 20
+
+// entry returns which rules select pipeline pl (computed on first use).
+func (p *profile) entry(pl Pipeline) *matchEntry {
+	k := pipeKey{pl.SourceID, pl.ID}
+	e, ok := p.match[k]
+	if ok && e.name == pl.Name && slices.Equal(e.tags, pl.Tags) {
+		return e
+	}
+	if p.match == nil || (len(p.match)+1)*len(p.rules) > maxMatchCells {
+		p.match = map[pipeKey]*matchEntry{}
+	}
+	e = &matchEntry{name: pl.Name, tags: slices.Clone(pl.Tags), v: make([]bool, len(p.rules))}
+	for i, r := range p.rules {
+		if r.c.sel.matches(pl) {
+			e.v[i] = true
+			e.idx = append(e.idx, i)
+		}
+	}
+	p.match[k] = e
+	return e
 }
 
 type ruleState struct {
+	idx      int // position in profile.rules
 	c        *Compiled
 	loadedAt time.Time
 	series   map[string]*series
@@ -150,7 +190,10 @@ func (e *Engine) SetRules(profileID string, rules []Rule) error {
 		}
 		next = append(next, rs)
 	}
-	p.rules = next
+	for i, rs := range next {
+		rs.idx = i
+	}
+	p.rules, p.match = next, nil
 	return nil
 }
 
@@ -236,8 +279,9 @@ func (e *Engine) OnRunChanged(ctx context.Context, ev bus.Event) error {
 	now := e.clock.Now()
 	e.learnRun(p, run)
 	t := e.begin(ctx, p, now)
-	for _, rs := range p.rules {
-		if rs.c.Rule.Disabled || !rs.c.runBased() || !rs.c.sel.matches(run.Pipeline) {
+	for _, i := range p.entry(run.Pipeline).idx {
+		rs := p.rules[i]
+		if rs.c.Rule.Disabled || !rs.c.runBased() {
 			continue
 		}
 		if err := t.evalRun(ctx, rs, run); err != nil {

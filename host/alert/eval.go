@@ -24,7 +24,10 @@ type txn struct {
 	touched []*series // series with transitions, in order
 	batch   Batch
 	pipes   []Pipeline
+	entries []*matchEntry // which rules select pipes[i]
 	listed  bool
+	running []*pipeCache // pipelines with runs in progress, in key order
+	runSeen bool
 }
 
 func (e *Engine) begin(ctx context.Context, p *profile, now time.Time) *txn {
@@ -604,7 +607,25 @@ func (t *txn) pipelines(ctx context.Context) ([]Pipeline, error) {
 		return nil, fmt.Errorf("list pipelines: %w", err)
 	}
 	t.pipes, t.listed = ps, true
+	t.entries = make([]*matchEntry, len(ps))
+	for i, pl := range ps {
+		t.entries[i] = t.p.entry(pl)
+	}
 	return ps, nil
+}
+
+// runningPipes lists the pipelines with runs in progress, once per
+// evaluation.
+func (t *txn) runningPipes() []*pipeCache {
+	if !t.runSeen {
+		for _, key := range sortedKeys(t.p.pipes) {
+			if pc := t.p.pipes[key]; len(pc.running) > 0 {
+				t.running = append(t.running, pc)
+			}
+		}
+		t.runSeen = true
+	}
+	return t.running
 }
 
 func (t *txn) tick(ctx context.Context) error {
@@ -666,8 +687,8 @@ func (t *txn) tickDeadline(ctx context.Context, rs *ruleState) error {
 	if err != nil {
 		return err
 	}
-	for _, pl := range ps {
-		if !rs.c.sel.matches(pl) {
+	for j, pl := range ps {
+		if !t.entries[j].v[rs.idx] {
 			continue
 		}
 		fp := pipelineFP(pl)
@@ -710,8 +731,8 @@ func (t *txn) tickAbsence(ctx context.Context, rs *ruleState) error {
 	if err != nil {
 		return err
 	}
-	for _, pl := range ps {
-		if !rs.c.sel.matches(pl) {
+	for j, pl := range ps {
+		if !t.entries[j].v[rs.idx] {
 			continue
 		}
 		pc := t.p.pipe(pl)
@@ -746,9 +767,8 @@ func (t *txn) tickAbsence(ctx context.Context, rs *ruleState) error {
 // tickRunning fires duration rules on runs still running past the
 // threshold, without waiting for them to end.
 func (t *txn) tickRunning(rs *ruleState) {
-	for _, key := range sortedKeys(t.p.pipes) {
-		pc := t.p.pipes[key]
-		if len(pc.running) == 0 || !rs.c.sel.matches(pc.pipeline) {
+	for _, pc := range t.runningPipes() {
+		if !t.p.entry(pc.pipeline).v[rs.idx] {
 			continue
 		}
 		var longest *Run
