@@ -40,7 +40,7 @@ func TestEmail_conformance(t *testing.T) {
 		BundleDir:     ".",
 		ValidConfig:   ms.config(nil),
 		Secrets:       secrets,
-		Notifications: append(plugintest.SampleNotifications(), group()),
+		Notifications: plugintest.SampleNotifications(), // firing, resolved and a group
 		InvalidConfigs: []plugintest.InvalidConfig{
 			{Name: "no recipients", Config: cfg(`{"to": []}`), Field: "/to"},
 			{Name: "bad recipient", Config: cfg(`{"to": ["ops@example.com", "not an address"]}`), Field: "/to/1"},

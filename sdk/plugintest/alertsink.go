@@ -97,7 +97,8 @@ func CheckNotify(t testing.TB, in *Instance, n sdk.Notification, want sdk.Notify
 }
 
 // SampleNotifications returns a firing and a resolved notification with
-// every field set.
+// every field set, and a group message carrying both (a sink must deliver
+// a group as one message listing its alerts).
 func SampleNotifications() []sdk.Notification {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	firing := sdk.Notification{
@@ -110,5 +111,13 @@ func SampleNotifications() []sdk.Notification {
 	resolved := firing
 	resolved.ID, resolved.Status, resolved.EndsAt = "conformance-2", sdk.NotificationResolved, start.Add(10*time.Minute)
 	resolved.Title = fmt.Sprintf("Resolved: %s", firing.Title)
-	return []sdk.Notification{firing, resolved}
+	other := firing
+	other.ID, other.PipelineName, other.RunExternalID, other.Labels = "conformance-3", "ETL_Compras", "43", map[string]string{"team": "data", "pipeline": "ETL_Compras"}
+	group := sdk.Notification{
+		ID: "conformance-group-1", Status: sdk.NotificationFiring, RuleID: "rule-1", RuleName: "ETL_Vendas too slow",
+		Severity: "critical", Title: "1 firing, 1 resolved: ETL_Vendas too slow", Summary: "firing: ETL_Compras\nresolved: ETL_Vendas",
+		Labels: map[string]string{"team": "data"}, StartsAt: start, GroupKey: "rule-1",
+		Alerts: []sdk.Notification{other, resolved},
+	}
+	return []sdk.Notification{firing, resolved, group}
 }
