@@ -74,7 +74,7 @@ func TestServe_deadlineFiresAt0600(t *testing.T) {
 	day := func(h, m, s int) time.Time { return time.Date(2026, 7, 15, h, m, s, 0, lisbon) }
 	clk := &shiftedClock{}
 	clk.Set(day(5, 30, 0))
-	e := startAlertingHost(t, hclog.Warn, app.WithAlertClock(clk.alertClock()), app.WithNotifyClock(clk))
+	e := startAlertingHost(t, hclog.Warn, false, app.WithAlertClock(clk.alertClock()), app.WithNotifyClock(clk))
 	slack, webhook := startFakeSlack(t, nil)
 
 	access, _ := e.login(t, "admin", adminPassword)

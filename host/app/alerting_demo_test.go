@@ -2,17 +2,13 @@ package app_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/puod/puod/host/app"
-	"github.com/puod/puod/host/config"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/store"
 )
@@ -26,35 +22,8 @@ import (
 // run then produces one resolved message. Only the Slack plugin is
 // installed, so the connector simulators add no runs.
 func TestServe_demoAlert(t *testing.T) {
-	pluginDir := t.TempDir()
-	installFirstParty(t, pluginDir, "slack", "puod.slack", "puod-slack")
-
-	cfg := config.Defaults()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.PluginDir = pluginDir
-	cfg.AdminPassword = adminPassword
-	cfg.Demo = true
-	ctx, cancel := context.WithCancel(context.Background())
-	log := hclog.New(&hclog.LoggerOptions{Name: "puod", Level: hclog.Warn, Output: newTestWriter(t)})
-	a, err := app.New(ctx, cfg, log, io.Discard)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("host did not stop within 20s")
-		}
-	})
-	e := &testEnv{cfg: cfg, app: a, srv: srv, client: srv.Client()}
+	e := startAlertingHost(t, hclog.Warn, true)
+	a := e.app
 	slack := a.Demo().Slack
 
 	// Wait for the Slack source and the seed rule.

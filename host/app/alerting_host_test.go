@@ -29,8 +29,8 @@ import (
 // startAlertingHost builds and runs a host (app.New with opts, then Run)
 // on a fresh SQLite data directory with the puod.slack plugin installed,
 // serves it over real TCP and waits until the plugin runs. Its log goes to
-// the test's from level on.
-func startAlertingHost(t *testing.T, level hclog.Level, opts ...app.Option) *testEnv {
+// the test's from level on. demo starts it as `puod serve --demo` would.
+func startAlertingHost(t *testing.T, level hclog.Level, demo bool, opts ...app.Option) *testEnv {
 	t.Helper()
 	pluginDir := t.TempDir()
 	installFirstParty(t, pluginDir, "slack", "puod.slack", "puod-slack")
@@ -40,6 +40,7 @@ func startAlertingHost(t *testing.T, level hclog.Level, opts ...app.Option) *tes
 	cfg.DataDir = t.TempDir()
 	cfg.PluginDir = pluginDir
 	cfg.AdminPassword = adminPassword
+	cfg.Demo = demo
 	ctx, cancel := context.WithCancel(context.Background())
 	log := hclog.New(&hclog.LoggerOptions{Name: "puod", Level: level, Output: newTestWriter(t)})
 	a, err := app.New(ctx, cfg, log, io.Discard, opts...)

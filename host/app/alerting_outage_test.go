@@ -105,7 +105,7 @@ func TestServe_slackOutage(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Second)
 	clk := &simClock{now: t0}
 	// Error level: the plugin warns about every refused post, by design.
-	e := startAlertingHost(t, hclog.Error, app.WithAlertClock(alert.ClockFunc(clk.Now)), app.WithNotifyClock(clk))
+	e := startAlertingHost(t, hclog.Error, false, app.WithAlertClock(alert.ClockFunc(clk.Now)), app.WithNotifyClock(clk))
 	slack, webhook := startFakeSlack(t, clk.Now)
 
 	access, _ := e.login(t, "admin", adminPassword)
