@@ -61,10 +61,21 @@ const (
 // Alertmanager: Debian's prometheus-alertmanager (scripts/bench.sh installs
 // it; ALERTMANAGER overrides the path) with group_wait 0s, group_interval
 // 1s, grouped by alertname and pipeline, one webhook receiver posting to a
-// local listener. It gets the same number of alerts at the same rate, one
-// per POST /api/v2/alerts, each a new firing alert (its best case: a new
-// group is flushed at once, while a change to a group already notified —
-// a resolve — waits for the group's next group_interval tick).
+// local listener (send_resolved: true), alerts posted one per POST
+// /api/v2/alerts. It gets two loads, each on a fresh process:
+//
+//   - best case (am-*): the same number of alerts at the same rate, each a
+//     new firing alert (a new group is flushed at once, while a change to a
+//     group already notified — a resolve — waits for the group's next
+//     group_interval tick);
+//   - equivalent (am-equiv-*): PUOD's plan itself (firingThenResolved: same
+//     events, rate and order), a FAIL posted as the firing alert (labels
+//     alertname = the rule, pipeline; startsAt now), the COMPLETE 6 s later
+//     as the same alert resolved (endsAt now). 6 s is six group_interval
+//     ticks after the group's first notification, and the ticks run a few
+//     ms late: each resolve arrives just before a tick and waits
+//     milliseconds, where a resolve at an arbitrary time waits up to
+//     group_interval.
 //
 // Both sides: an open-loop generator sends event k at start + k/rate from
 // its own goroutine, latency = arrival at the receiver (fake Slack /
@@ -72,7 +83,9 @@ const (
 // − the time just before the event's POST. A message that never arrives
 // counts as alertWait (30 s). Before the load, alertIdle alerts are sent one
 // at a time (100 ms apart, each waiting for its message): the one-at-a-time
-// latency. Target: PUOD p99 ≤ Alertmanager p99 (ratio ≤ 1).
+// latency. Target: PUOD p99 ≤ Alertmanager p99 (ratio ≤ 1). equiv-ratio
+// compares the same events (PUOD p99 / am-equiv p99), firing-ratio PUOD's
+// firing messages with Alertmanager's best case.
 //
 // PUOD's latency is also split at what the host lets a benchmark see (see
 // alertingHost.stages), and the Slack plugin is called directly to give
@@ -88,25 +101,34 @@ func BenchmarkAlertLatency(b *testing.B) {
 	rate := float64(alertPerMinute) / 60
 	amBin := alertmanagerPath(b)
 
-	var puodIdle, puodLoad, amIdle, amLoad, sink latencies
+	var puodIdle, puodLoad, amIdle, amLoad, amEquiv, sink latencies
 	var amLost, amRepeated int
 	stages, idleStages := map[string]latencies{}, map[string]latencies{}
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
-		// Alertmanager first, then PUOD; each stops before the next starts.
+		// PUOD's plan, which Alertmanager's equivalent load also gets.
+		plan := firingThenResolved(n, alertRules, fmt.Sprintf("l%d", it))
+		// Alertmanager first (best case, then the equivalent load on a
+		// fresh process: the first one still holds its firing alerts and
+		// their groups' timers), then PUOD; each stops before the next
+		// starts.
 		func() {
 			am := startAlertmanager(b, amBin)
 			defer am.stop()
 			amIdle.add(am.idle(b, fmt.Sprintf("i%d", it), alertIdle))
-			amLoad.add(am.load(b, fmt.Sprintf("l%d", it), n, rate))
+			amLoad.add(am.load(b, "new firing alerts", firingOnly(n, alertRules, fmt.Sprintf("l%d", it)), rate))
 			lost, repeated := am.crash(b, alertCrash)
 			amLost += lost
 			amRepeated += repeated
 		}()
 		func() {
+			am := startAlertmanager(b, amBin)
+			defer am.stop()
+			amEquiv.add(am.load(b, "fire then resolve", plan, rate))
+		}()
+		func() {
 			h := startAlertingHost(b, alertRules)
 			defer h.stop()
-			plan := firingThenResolved(n, alertRules, fmt.Sprintf("l%d", it))
 			idle := idlePlan(alertIdle, alertRules, fmt.Sprintf("i%d", it))
 			h.warmup(b, append(append([]alertEvent(nil), idle...), plan...))
 			sink.add(h.sinkCalls(b, alertIdle))
@@ -133,6 +155,11 @@ func BenchmarkAlertLatency(b *testing.B) {
 	b.ReportMetric(ms(amLoad.percentile(0.99)), "am-p99-ms")
 	b.ReportMetric(ms(amLoad.percentile(1)), "am-max-ms")
 	b.ReportMetric(float64(amLoad.missing), "am-lost")
+	b.ReportMetric(ms(amEquiv.percentile(0.50)), "am-equiv-p50-ms")
+	b.ReportMetric(ms(amEquiv.percentile(0.99)), "am-equiv-p99-ms")
+	b.ReportMetric(ms(amEquiv.only(true).percentile(0.99)), "am-equiv-firing-p99-ms")
+	b.ReportMetric(ms(amEquiv.only(false).percentile(0.99)), "am-equiv-resolved-p99-ms")
+	b.ReportMetric(float64(amEquiv.missing), "am-equiv-lost")
 	b.ReportMetric(float64(amLost)/float64(b.N), "am-kill9-lost")
 	b.ReportMetric(float64(amRepeated)/float64(b.N), "am-kill9-repeated")
 	b.ReportMetric(ms(puodIdle.percentile(0.50)), "puod-idle-p50-ms")
@@ -148,6 +175,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 	b.ReportMetric(ms(sink.percentile(0.99)), "sink-call-p99-ms")
 	b.ReportMetric(float64(puodLoad.percentile(0.99))/float64(amLoad.percentile(0.99)), "ratio")
 	b.ReportMetric(float64(puodLoad.only(true).percentile(0.99))/float64(amLoad.percentile(0.99)), "firing-ratio")
+	b.ReportMetric(float64(puodLoad.percentile(0.99))/float64(amEquiv.percentile(0.99)), "equiv-ratio")
 	b.ReportMetric(float64(puodIdle.percentile(0.99))/float64(amIdle.percentile(0.99)), "idle-ratio")
 }
 
@@ -183,8 +211,8 @@ func firingThenResolved(n, rules int, tag string) []alertEvent {
 	return out
 }
 
-// firingOnly is Alertmanager's load: the same rules and rate, every alert a
-// new firing one.
+// firingOnly is Alertmanager's best-case load: the same rules and rate,
+// every alert a new firing one.
 func firingOnly(n, rules int, tag string) []alertEvent {
 	out := make([]alertEvent, n)
 	for k := range out {

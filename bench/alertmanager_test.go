@@ -97,6 +97,9 @@ func startAlertmanager(b *testing.B, exe string) *alertmanager {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		// Each alert is matched by its own status (the group's status is
+		// "firing" while any of its alerts fires; grouped by alertname and
+		// pipeline, a group holds one alert, so both agree).
 		for _, a := range msg.Alerts {
 			am.arr.record(arrivalKey(a.Labels["pipeline"], a.Status == "firing"), at)
 		}
@@ -266,12 +269,14 @@ func (am *alertmanager) idle(b *testing.B, tag string, n int) latencies {
 	return l
 }
 
-func (am *alertmanager) load(b *testing.B, tag string, n int, rate float64) latencies {
+// load posts plan open loop at rate (see openLoop), waits up to alertWait
+// for its webhooks and returns the latencies; phase names the load in the
+// log.
+func (am *alertmanager) load(b *testing.B, phase string, plan []alertEvent, rate float64) latencies {
 	b.Helper()
-	plan := firingOnly(n, alertRules, tag)
 	sent, err := openLoop(plan, rate, am.send)
 	if err != nil {
-		b.Fatalf("posting alerts to alertmanager: %v", err)
+		b.Fatalf("posting alerts to alertmanager (%s): %v", phase, err)
 	}
 	keys := make([]string, len(plan))
 	for k, ev := range plan {
@@ -280,7 +285,7 @@ func (am *alertmanager) load(b *testing.B, tag string, n int, rate float64) late
 	am.arr.waitAll(keys, time.Now().Add(alertWait))
 	out := latenciesOf(plan, sent, am.arr)
 	if out.missing > 0 {
-		b.Logf("Alertmanager: %d of %d webhooks did not arrive within %v of the last alert", out.missing, len(plan), alertWait)
+		b.Logf("Alertmanager (%s): %d of %d webhooks did not arrive within %v of the last alert", phase, out.missing, len(plan), alertWait)
 	}
 	return out
 }
