@@ -740,6 +740,51 @@ async function alertsTests() {
     noErrors("rule preview");
   });
 
+  // The editor keeps a rule's group policy (the API's `group`, collapsed
+  // under "Grouping and repeat"): the server's problem with a duration is
+  // marked on its field; the saved policy is what the API returns.
+  await test("the rule editor saves a rule's grouping and repeat, and marks a wrong duration on its field", async () => {
+    const token = await apiLogin("admin", password);
+    const auth = { Authorization: `Bearer ${token}` };
+    const sources = await (await fetch(`${base}/api/v1/sources?limit=500`, { headers: auth })).json();
+    const slack = sources.sources?.find((s) => s.name === "Slack (demo)");
+    expect(slack, `no "Slack (demo)" source: ${JSON.stringify(sources)}`);
+    const name = `E2E grouping ${Date.now().toString(36)}`;
+    await page.goto(`${base}/alerts/rules/new`);
+    const form = page.getByRole("form", { name: "New alert rule" });
+    await form.waitFor();
+    await form.getByLabel("Name (required)", { exact: true }).fill(name);
+    // A run-failed rule on a pipeline that does not exist: it never fires.
+    await form.getByLabel("Name (glob)", { exact: true }).fill(`E2E_Grouping_${Date.now().toString(36)}`);
+    await form.getByLabel("Sinks", { exact: true }).fill(slack.id);
+    const section = form.locator('details[data-pointer="/group"]');
+    expect(!(await section.evaluate((d) => d.open)), "the grouping section is open before it is asked for");
+    await section.locator("summary").click();
+    const group = form.getByRole("group", { name: "Grouping and repeat" });
+    const placeholders = await Promise.all(["Group wait", "Group interval", "Repeat after"].map((l) => group.getByLabel(l, { exact: true }).getAttribute("placeholder")));
+    expect(placeholders.join(" ") === "500ms 10s 4h", `the placeholders are ${placeholders}`);
+    await group.getByLabel("Group by", { exact: true }).fill("pipeline, source_id");
+    const wait = group.getByLabel("Group wait", { exact: true });
+    await wait.fill("2h"); // more than the 1h the host takes
+    await group.getByLabel("Repeat after", { exact: true }).fill("1h");
+    await form.getByRole("button", { name: "Create rule" }).click();
+    await form.locator('[data-pointer="/group/wait"] .field-error').waitFor();
+    expect((await wait.getAttribute("aria-invalid")) === "true", "Group wait is not marked invalid");
+    await shot(page, "alert-rule-editor-grouping");
+    await wait.fill("1s");
+    await form.getByRole("button", { name: "Create rule" }).click();
+    await page.getByRole("heading", { name, level: 1 }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
+    expect(id && id !== "new", `after Create the page is ${page.url()}`);
+    const stored = await (await fetch(`${base}/api/v1/alert-rules/${encodeURIComponent(id)}`, { headers: auth })).json();
+    const want = { by: ["pipeline", "source_id"], wait: "1s", repeat: "1h" };
+    expect(JSON.stringify(stored.group) === JSON.stringify(want), `the stored group is ${JSON.stringify(stored.group)}, want ${JSON.stringify(want)}`);
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Delete rule" }).click();
+    await page.getByRole("heading", { name: "Alert rules", level: 1 }).waitFor();
+    noErrors("rule grouping");
+  });
+
   await test("a silence with a matcher is created and listed", async () => {
     await alertingTabs(page).getByRole("link", { name: "Silences" }).click();
     await page.getByRole("heading", { name: "Silences", level: 1 }).waitFor();

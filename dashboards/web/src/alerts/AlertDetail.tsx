@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { Fragment, useCallback, useEffect, useMemo, useState } from "react";
 import { errorMessage } from "../api/client";
 import { useResource, useSession } from "../auth/session";
 import { Link } from "../components/Link";
@@ -6,7 +6,7 @@ import { StateMessage } from "../components/States";
 import { useTitle } from "../router";
 import { AlertStateBadge, Labels, SeverityBadge, Time, useCoalesced } from "./common";
 import { useAlertChanges } from "./live";
-import { alertsRequest, alertTimeline, isEditor, notificationPhase, notificationsRequest, ruleIdOfAlert } from "./model";
+import { alertsRequest, alertTimeline, heldReasons, isEditor, notificationPhase, notificationsRequest, ruleIdOfAlert } from "./model";
 import { NotificationBadge, NotificationDelivery, PENDING_REFRESH_MS, PreciseTime, RetryButton, RetryResult, SinkName, useRetryNotification } from "./Notifications";
 import type { Alert, AlertNotification, NotificationPage } from "./types";
 
@@ -162,6 +162,7 @@ export function AlertDetail({ id }: { id: string }) {
           </dd>
         </dl>
       </section>
+      {a.held_status && <HeldNotice alert={a} />}
       <section className="panel" aria-labelledby="timeline-title">
         <h2 id="timeline-title">Timeline</h2>
         <p className="muted small">State changes and the notifications they sent, newest first.</p>
@@ -201,6 +202,36 @@ export function AlertDetail({ id }: { id: string }) {
         )}
       </section>
     </>
+  );
+}
+
+/**
+ * "The firing notification is held back: silence 01J…; it is sent when
+ * this ends.": what holds it, linked to where it is ended (the silences,
+ * or the sources for an unhealthy one).
+ */
+function HeldNotice({ alert }: { alert: Pick<Alert, "held_status" | "held_by"> }) {
+  const reasons = heldReasons(alert);
+  return (
+    <p className="notice held-notice" role="note" data-held={alert.held_status}>
+      The {alert.held_status === "resolved" ? "resolved" : "firing"} notification is held back
+      {reasons.length > 0 && ": "}
+      {reasons.map((r, i) => (
+        <Fragment key={i}>
+          {i > 0 && "; "}
+          {r.kind === "silence" ? (
+            <Link href="/alerts/silences" data-silence={r.id}>
+              silence <code>{r.id}</code>
+            </Link>
+          ) : r.kind === "inhibited" ? (
+            <Link href="/sources">{r.text}</Link>
+          ) : (
+            r.text
+          )}
+        </Fragment>
+      ))}
+      ; it is sent when {reasons.length > 1 ? "these end" : "this ends"}.
+    </p>
   );
 }
 

@@ -3,7 +3,7 @@ import { useResource } from "../auth/session";
 import { Link } from "../components/Link";
 import { Skeleton, StateMessage } from "../components/States";
 import { navigate, useSearch, useTitle } from "../router";
-import { AlertsHead, AlertStateBadge, Labels, SeverityBadge, Time, useCoalesced } from "./common";
+import { AlertsHead, AlertStateBadge, HeldChip, Labels, SeverityBadge, Time, useCoalesced } from "./common";
 import { useAlertChanges } from "./live";
 import { ALERT_STATES, alertFiltersToSearch, alertsRequest, parseAlertFilters, type AlertFilters } from "./model";
 import type { Alert, AlertRule } from "./types";
@@ -61,6 +61,12 @@ export function AlertList() {
               <tr key={a.id} data-alert={a.id} data-state={a.state}>
                 <td>
                   <AlertStateBadge state={a.state} />
+                  {a.held_status && (
+                    <>
+                      {" "}
+                      <HeldChip alert={a} />
+                    </>
+                  )}
                   {a.acknowledged_at && <span className="muted small ack-mark"> acknowledged</span>}
                 </td>
                 <td>

@@ -225,6 +225,25 @@ describe("Notifications page", () => {
   });
 });
 
+describe("Alert list", () => {
+  beforeEach(() => live.handlers.clear());
+  afterEach(() => vi.restoreAllMocks());
+
+  it("marks an alert whose notification is held back, the tooltip saying by what", async () => {
+    const srv = server("viewer", {
+      "GET /api/v1/alerts": () => ({ alerts: [alert({ state: "firing", held_status: "firing", held_by: ["silence 01JSILENCE"] }), alert({ id: "r1:fp2", fingerprint: "fp2", labels: { pipeline: "ETL_Compras" } })] }),
+      "GET /api/v1/alert-rules": () => ({ rules: [] }),
+    });
+    await renderAt("/alerts", srv);
+    const row = async (id: string) => (await screen.findAllByRole("row")).find((r) => r.dataset.alert === id)!;
+    await screen.findByRole("table");
+    const chip = (await row("r1:fp1")).querySelector("[data-kind=held]");
+    expect(chip).toHaveTextContent(/^held/);
+    expect(chip).toHaveAttribute("title", "The firing notification is held back: silence 01JSILENCE; it is sent when this ends.");
+    expect((await row("r1:fp2")).querySelector("[data-kind=held]")).toBeNull();
+  });
+});
+
 describe("Alert detail timeline", () => {
   beforeEach(() => live.handlers.clear());
   afterEach(() => vi.restoreAllMocks());
@@ -300,6 +319,47 @@ describe("Alert detail timeline", () => {
     await waitFor(() => expect(srv.of("GET", "/api/v1/notifications").length).toBe(before + 1), { timeout: 3000 });
     // A viewer has no Retry anywhere.
     expect(screen.queryByRole("button", { name: /Retry/ })).not.toBeInTheDocument();
+  });
+
+  it("says what holds the notification back, linked to where it ends, above the timeline", async () => {
+    const user = userEvent.setup();
+    const held = alert({
+      state: "firing",
+      history: alert().history.slice(0, 1),
+      held_status: "firing",
+      held_by: ["silence 01JSILENCE", 'inhibited: source "Airflow prod" is unhealthy (connection refused)'],
+    });
+    const srv = server("viewer", {
+      "GET /api/v1/alerts": () => ({ alerts: [held] }),
+      "GET /api/v1/notifications": () => page([]),
+      "GET /api/v1/silences": () => ({ silences: [] }),
+    });
+    await renderAt("/alerts/r1%3Afp1", srv);
+    await screen.findByRole("heading", { level: 1, name: /ETL_Vendas slower/ });
+    const notice = screen.getByRole("note");
+    expect(notice).toHaveTextContent('The firing notification is held back: silence 01JSILENCE; source "Airflow prod" is unhealthy (connection refused); it is sent when these end.');
+    expect(notice).toHaveAttribute("data-held", "firing");
+    // Above the timeline.
+    const timeline = screen.getByRole("heading", { level: 2, name: "Timeline" });
+    expect(notice.compareDocumentPosition(timeline) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(within(notice).getByRole("link", { name: /Airflow prod/ })).toHaveAttribute("href", "/sources");
+    await user.click(within(notice).getByRole("link", { name: "silence 01JSILENCE" }));
+    await screen.findByRole("heading", { level: 1, name: "Silences" });
+    expect(window.location.pathname).toBe("/alerts/silences");
+  });
+
+  it("says nothing of held notifications when none is held; one held by a silence reads as one", async () => {
+    const srv = server("viewer", {
+      "GET /api/v1/alerts": () => ({ alerts: [alert({ held_status: "resolved", held_by: ["silence s1"] }), alert({ id: "r1:fp2", fingerprint: "fp2" })] }),
+      "GET /api/v1/notifications": () => page([]),
+    });
+    const view = await renderAt("/alerts/r1%3Afp1", srv);
+    await screen.findByRole("heading", { level: 1, name: /ETL_Vendas slower/ });
+    expect(screen.getByRole("note")).toHaveTextContent("The resolved notification is held back: silence s1; it is sent when this ends.");
+    view.unmount();
+    await renderAt("/alerts/r1%3Afp2", srv);
+    await screen.findByRole("heading", { level: 1, name: /ETL_Vendas slower/ });
+    expect(screen.queryByRole("note")).not.toBeInTheDocument();
   });
 
   it("keeps the state changes when the notifications cannot be read", async () => {

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { ApiClient } from "../api/client";
 import { SessionProvider } from "../auth/session";
-import { fieldLabel, previewProblems, previewSummary } from "./model";
+import { emptyRuleForm, fieldLabel, formToBody, groupSummary, previewProblems, previewSummary, ruleToForm } from "./model";
 import { PREVIEW_DEBOUNCE_MS, RuleEditor } from "./RuleEditor";
 import type { AlertRule, AlertRulePreview } from "./types";
 
@@ -203,6 +203,130 @@ describe("RuleEditor preview", () => {
   });
 });
 
+describe("RuleEditor grouping and repeat", () => {
+  const grouped = () => rule({ group: { by: ["pipeline", "source_id"], wait: "1s", interval: "1m", repeat: "0s" } });
+  const groupSection = () => document.querySelector('details[data-pointer="/group"]') as HTMLDetailsElement;
+
+  it("round-trips a rule's group policy through the form", () => {
+    const r = grouped();
+    const body = formToBody(ruleToForm(r));
+    expect(body.group).toEqual({ by: ["pipeline", "source_id"], wait: "1s", interval: "1m", repeat: "0s" });
+    expect(formToBody(ruleToForm({ ...r, group: { repeat: "4h" } })).group).toEqual({ repeat: "4h" });
+    expect(groupSummary(ruleToForm(r).group)).toBe("by pipeline, source_id · wait 1s · interval 1m · never repeat");
+  });
+
+  it("leaves the group out of the body when nothing is set, so the defaults apply", () => {
+    expect(formToBody(emptyRuleForm())).not.toHaveProperty("group");
+    expect(formToBody(ruleToForm(rule()))).not.toHaveProperty("group");
+    const f = emptyRuleForm();
+    f.group = { by: " , ", wait: " ", interval: "", repeat: "" };
+    expect(formToBody(f)).not.toHaveProperty("group");
+    expect(groupSummary(f.group)).toBe("defaults");
+  });
+
+  it("keeps the group settings when a rule is saved, collapsed until opened", async () => {
+    const user = userEvent.setup();
+    const srv = server("editor", {
+      "GET /api/v1/alert-rules/r1": () => [200, grouped()],
+      "POST /api/v1/alert-rules/preview": () => [200, preview(0)],
+      "PUT /api/v1/alert-rules/r1": (c) => [200, { ...grouped(), ...c.body, revision: 4 }],
+    });
+    await renderEditor("r1", srv);
+    await until(() => expect(summary()).toHaveTextContent("Would not have fired"));
+    // The preview replays the same body, group included.
+    expect(srv.previews()[0]!.body.rule.group).toEqual({ by: ["pipeline", "source_id"], wait: "1s", interval: "1m", repeat: "0s" });
+    const section = groupSection();
+    expect(section.open).toBe(false);
+    expect(section.querySelector("summary")).toHaveTextContent("Grouping and repeat (by pipeline, source_id · wait 1s · interval 1m · never repeat)");
+    await user.click(within(section).getByText("Grouping and repeat"));
+    await until(() => expect(section.open).toBe(true));
+    const group = screen.getByRole("group", { name: "Grouping and repeat" });
+    expect(within(group).getByLabelText("Group by")).toHaveValue("pipeline, source_id");
+    expect(within(group).getByLabelText("Group wait")).toHaveValue("1s");
+    expect(within(group).getByLabelText("Group interval")).toHaveValue("1m");
+    const repeat = within(group).getByLabelText("Repeat after");
+    expect(repeat).toHaveValue("0s");
+    expect(repeat).toHaveAttribute("placeholder", "4h");
+    expect(within(group).getByLabelText("Group wait")).toHaveAttribute("placeholder", "500ms");
+    expect(within(group).getByLabelText("Group interval")).toHaveAttribute("placeholder", "10s");
+    expect(repeat).toHaveAccessibleDescription(/0s never repeats/);
+    fireEvent.change(repeat, { target: { value: "2h" } });
+    fireEvent.change(within(group).getByLabelText("Group interval"), { target: { value: "" } });
+    await user.click(screen.getByRole("button", { name: "Save changes" }));
+    await screen.findByText("Saved (revision 4).");
+    const put = srv.calls.find((c) => c.method === "PUT")!;
+    expect(put.body.group).toEqual({ by: ["pipeline", "source_id"], wait: "1s", repeat: "2h" });
+    expect(put.body.revision).toBe(3);
+  });
+
+  it("creates a rule without a group when the section is left empty", async () => {
+    const user = userEvent.setup();
+    const srv = server("editor", {
+      "POST /api/v1/alert-rules/preview": () => [200, preview(0)],
+      "POST /api/v1/alert-rules": (c) => [201, { ...rule(), ...c.body, id: "r9", revision: 1 }],
+    });
+    await renderEditor(null, srv);
+    fireEvent.change(await screen.findByLabelText("Name (required)"), { target: { value: "Failures" } });
+    fireEvent.change(screen.getByLabelText("Sinks"), { target: { value: "slack1" } });
+    await user.click(screen.getByRole("button", { name: "Create rule" }));
+    await until(() => expect(srv.calls.some((c) => c.method === "POST" && c.path === "/api/v1/alert-rules")).toBe(true));
+    const post = srv.calls.find((c) => c.method === "POST" && c.path === "/api/v1/alert-rules")!;
+    expect(post.body).not.toHaveProperty("group");
+    expect(post.body.name).toBe("Failures");
+  });
+
+  it("opens the section and marks the fields of the server's problems in it", async () => {
+    const user = userEvent.setup();
+    const srv = server("editor", {
+      "GET /api/v1/alert-rules/r1": () => [200, grouped()],
+      "POST /api/v1/alert-rules/preview": () => [200, preview(0)],
+      "PUT /api/v1/alert-rules/r1": () => [
+        400,
+        {
+          error: {
+            code: "invalid_request",
+            message: "alert rule is invalid",
+            fields: [
+              { field: "/group/wait", message: "must be at most 1h0m0s" },
+              { field: "/group/by/1", message: "a label name must match [A-Za-z_][A-Za-z0-9_]*" },
+            ],
+          },
+        },
+      ],
+    });
+    await renderEditor("r1", srv);
+    await until(() => expect(summary()).toHaveTextContent("Would not have fired"));
+    expect(groupSection().open).toBe(false);
+    await user.click(screen.getByRole("button", { name: "Save changes" }));
+    expect(await screen.findByText("The rule has problems: see the marked fields.")).toBeInTheDocument();
+    await until(() => expect(groupSection().open).toBe(true));
+    const wait = screen.getByLabelText("Group wait");
+    expect(wait).toHaveAttribute("aria-invalid", "true");
+    expect(wait).toHaveAccessibleDescription(/must be at most 1h0m0s/);
+    expect(wait.closest("[data-pointer]")).toHaveAttribute("data-pointer", "/group/wait");
+    const by = screen.getByLabelText("Group by");
+    expect(by).toHaveAttribute("aria-invalid", "true");
+    expect(by).toHaveAccessibleDescription(/a label name must match/);
+    expect(screen.getByLabelText("Group interval")).not.toHaveAttribute("aria-invalid");
+    // Placed on their fields: none is listed at the top.
+    expect(screen.getByRole("alert")).not.toHaveTextContent("/group");
+  });
+
+  it("opens the section from a preview problem's link into it", async () => {
+    const user = userEvent.setup();
+    const srv = server("editor", {
+      "GET /api/v1/alert-rules/r1": () => [200, grouped()],
+      "POST /api/v1/alert-rules/preview": () => [400, { error: { code: "invalid_request", message: "alert rule is invalid", fields: [{ field: "/rule/group/by/1", message: "a label name must match [A-Za-z_][A-Za-z0-9_]*" }] } }],
+    });
+    await renderEditor("r1", srv);
+    await until(() => expect(summary()).toHaveTextContent("The rule has problems"));
+    expect(groupSection().open).toBe(false);
+    await user.click(within(screen.getByRole("region", { name: "Preview" })).getByRole("link", { name: "Group by" }));
+    expect(groupSection().open).toBe(true);
+    expect(screen.getByLabelText("Group by")).toHaveFocus();
+  });
+});
+
 describe("preview helpers", () => {
   it("words the count", () => {
     expect(previewSummary(0, 7)).toBe("Would not have fired in the last 7 days");
@@ -220,5 +344,7 @@ describe("preview helpers", () => {
     expect(fieldLabel("/labels/a~1b")).toBe("Label a/b");
     expect(fieldLabel("/sinks/1")).toBe("Sinks");
     expect(fieldLabel("/name")).toBe("Name");
+    expect(fieldLabel("/group/wait")).toBe("Group wait");
+    expect(fieldLabel("/group/by/1")).toBe("Group by");
   });
 });

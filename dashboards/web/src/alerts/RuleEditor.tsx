@@ -7,7 +7,7 @@ import { StateMessage } from "../components/States";
 import { navigate, useTitle } from "../router";
 import { formatDurationMs, formatTime } from "../viz/format";
 import { Time } from "./common";
-import { emptyRuleForm, fieldLabel, formToBody, isEditor, KINDS, placeProblems, PREVIEW_DAYS, previewProblems, previewSummary, ruleToForm, type Pair, type RuleForm } from "./model";
+import { emptyRuleForm, fieldLabel, formToBody, GROUP_FIELDS, groupSummary, isEditor, KINDS, placeProblems, PREVIEW_DAYS, previewProblems, previewSummary, ruleToForm, type Pair, type RuleForm } from "./model";
 import type { AlertRule, AlertRuleInput, AlertRulePreview, ConditionKind } from "./types";
 
 function Crumbs() {
@@ -80,6 +80,34 @@ function PairsEditor({ base, legend, help, pairs, onChange, errors, keyPlacehold
         </button>
       )}
     </fieldset>
+  );
+}
+
+/**
+ * The rule's group policy, collapsed until opened (most rules keep the
+ * defaults): its one-line summary says what is set. A server problem in it
+ * opens it (RuleEditor).
+ */
+function GroupPolicyFields({ group, onChange, errors, open, onToggle }: { group: RuleForm["group"]; onChange: (g: RuleForm["group"]) => void; errors: (ptr: string) => string[] | undefined; open: boolean; onToggle: (open: boolean) => void }) {
+  const whole = errors("/group");
+  return (
+    <details className="fieldset disclosure" data-pointer="/group" open={open} onToggle={(e) => onToggle(e.currentTarget.open)}>
+      <summary>
+        <span className="disclosure-title">Grouping and repeat</span> <span className="muted small group-summary">({groupSummary(group)})</span>
+      </summary>
+      <div role="group" aria-label="Grouping and repeat" className="disclosure-body">
+        <p className="help">How the rule's notifications are gathered into messages, and when an alert still firing is notified again. An empty field takes the default shown in it.</p>
+        {whole && <p className="field-error">{whole.join(" ")}</p>}
+        {GROUP_FIELDS.map((d) => {
+          const ptr = `/group/${d.name}`;
+          return (
+            <Field key={ptr} ptr={ptr} label={d.label} help={d.help} errors={errors(ptr)}>
+              {(p) => <input {...p} value={group[d.name]} placeholder={d.placeholder} onChange={(e) => onChange({ ...group, [d.name]: e.target.value })} />}
+            </Field>
+          );
+        })}
+      </div>
+    </details>
   );
 }
 
@@ -229,9 +257,12 @@ function RulePreview({ body, pristine }: { body: AlertRuleInput; pristine: boole
             <a
               href={`#${fid(p.field)}`}
               onClick={(e) => {
-                const el = document.getElementById(fid(p.field));
+                // A pointer into a list (/group/by/1) is its input's.
+                const el = document.getElementById(fid(p.field)) ?? document.getElementById(fid(p.field.replace(/\/\d+$/, "")));
                 if (!el) return;
                 e.preventDefault();
+                const closed = el.closest("details");
+                if (closed && !closed.open) closed.open = true;
                 el.focus();
               }}
             >
@@ -323,6 +354,7 @@ export function RuleEditor({ id }: { id: string | null }) {
   const [conflict, setConflict] = useState<AlertRule | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [groupOpen, setGroupOpen] = useState(false);
   useTitle(id ? (rule ? `Rule ${rule.name}` : "Alert rule") : "New alert rule");
 
   useEffect(() => {
@@ -333,7 +365,8 @@ export function RuleEditor({ id }: { id: string | null }) {
   }, [loaded.data, id, rule]);
 
   const known = useMemo(() => {
-    const s = new Set(["/name", "/severity", "/labels", "/selector", "/selector/source_ids", "/selector/pipeline", "/selector/pipeline_regex", "/selector/tags", "/condition", "/for", "/annotations", "/sinks", "/disabled"]);
+    const s = new Set(["/name", "/severity", "/labels", "/selector", "/selector/source_ids", "/selector/pipeline", "/selector/pipeline_regex", "/selector/tags", "/condition", "/for", "/annotations", "/sinks", "/group", "/disabled"]);
+    for (const d of GROUP_FIELDS) s.add(`/group/${d.name}`);
     if (form) {
       s.add(`/condition/${form.kind}`);
       for (const d of KINDS.find((k) => k.kind === form.kind)!.fields) s.add(`/condition/${form.kind}/${d.name}`);
@@ -343,6 +376,11 @@ export function RuleEditor({ id }: { id: string | null }) {
     return (p: string) => s.has(p);
   }, [form]);
   const { byField, unplaced } = useMemo(() => placeProblems(problems, known), [problems, known]);
+  // The grouping section is collapsed: a problem in it opens it.
+  const groupProblem = [...byField.keys()].some((k) => k === "/group" || k.startsWith("/group/"));
+  useEffect(() => {
+    if (groupProblem) setGroupOpen(true);
+  }, [groupProblem, problems]);
 
   if (id && loaded.error && !rule) {
     const nf = /not found|404/i.test(loaded.error);
@@ -585,6 +623,7 @@ export function RuleEditor({ id }: { id: string | null }) {
           <Field ptr="/sinks" label="Sinks" errors={err("/sinks")} help={<SinkHelp />}>
             {(p) => <input {...p} value={form.sinks} onChange={(e) => set({ sinks: e.target.value })} />}
           </Field>
+          <GroupPolicyFields group={form.group} onChange={(group) => set({ group })} errors={err} open={groupOpen} onToggle={setGroupOpen} />
           <div className="field" data-pointer="/disabled">
             <label className="check">
               <input type="checkbox" checked={form.disabled} onChange={(e) => set({ disabled: e.target.checked })} />

@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, type ReactNode } from "react";
 import type { EventStatus } from "../api/events";
 import { Link } from "../components/Link";
 import { formatTime } from "../viz/format";
+import { heldText } from "./model";
+import type { Alert } from "./types";
 
 const stateTone: Record<string, string> = { firing: "bad", pending: "warn", resolved: "good", normal: "muted" };
 const severityTone: Record<string, string> = { critical: "bad", warning: "warn", info: "info" };
@@ -20,6 +22,16 @@ export function Pill({ tone, value, kind }: { tone: string; value: string; kind:
 export const AlertStateBadge = ({ state }: { state: string }) => <Pill kind="alert-state" tone={stateTone[state] ?? "muted"} value={state} />;
 export const SeverityBadge = ({ severity }: { severity: string }) => <Pill kind="severity" tone={severityTone[severity] ?? "muted"} value={severity} />;
 export const SilenceBadge = ({ status }: { status: string }) => <Pill kind="silence" tone={silenceTone[status] ?? "muted"} value={status} />;
+
+/** "held": a notification of the alert is held back by a silence or an unhealthy source; the tooltip says which. */
+export function HeldChip({ alert }: { alert: Pick<Alert, "held_status" | "held_by"> }) {
+  const text = heldText(alert);
+  return (
+    <span className="badge badge-muted held-chip" data-kind="held" data-held={alert.held_status} title={text}>
+      held<span className="visually-hidden">: {text}</span>
+    </span>
+  );
+}
 
 export function Labels({ labels }: { labels: Record<string, string> | undefined }) {
   const e = Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b));

@@ -4,7 +4,7 @@
 // kind takes, so switching kinds never sends another kind's leftovers.
 
 import type { FieldProblem } from "../api/types";
-import type { AlertNotification, AlertRule, AlertRuleInput, AlertTransition, Condition, ConditionKind } from "./types";
+import type { Alert, AlertNotification, AlertRule, AlertRuleInput, AlertTransition, Condition, ConditionKind, GroupPolicy } from "./types";
 
 export const ALERT_STATES = ["pending", "firing", "resolved", "normal"] as const;
 
@@ -107,6 +107,16 @@ export const KINDS: { kind: ConditionKind; label: string; help: string; fields: 
   },
 ];
 
+/** The duration fields of a rule's group policy, with the host's defaults (host/alert/rule.go). */
+export type GroupDuration = "wait" | "interval" | "repeat";
+
+export const GROUP_FIELDS: (FieldDef & { name: "by" | GroupDuration })[] = [
+  { name: "by", label: "Group by", type: "list", placeholder: "pipeline", help: "Comma-separated label names: alerts with the same values of these labels share their messages, and empty sends all of the rule's alerts together." },
+  { name: "wait", label: "Group wait", placeholder: "500ms", help: "How long a group's first notification waits for others to join it before it is sent; 0s sends at once." },
+  { name: "interval", label: "Group interval", placeholder: "10s", help: "The shortest time between two messages of a group: notifications decided meanwhile go together in the next one." },
+  { name: "repeat", label: "Repeat after", placeholder: "4h", help: "How long an alert that is still firing goes without a message before it is notified again; 0s never repeats." },
+];
+
 export type Pair = { key: string; value: string };
 
 export interface RuleForm {
@@ -123,6 +133,8 @@ export interface RuleForm {
   for: string;
   annotations: Pair[];
   sinks: string;
+  /** The group policy as typed; all empty takes the defaults. */
+  group: Record<"by" | GroupDuration, string>;
   disabled: boolean;
   /** What the form does not edit but must keep (an anomaly's params). */
   keep?: { anomalyParams?: Record<string, unknown> };
@@ -150,6 +162,7 @@ export function emptyRuleForm(): RuleForm {
     for: "",
     annotations: [{ key: "summary", value: "" }],
     sinks: "",
+    group: { by: "", wait: "", interval: "", repeat: "" },
     disabled: false,
   };
 }
@@ -183,6 +196,7 @@ export function ruleToForm(r: AlertRuleInput): RuleForm {
     for: r.for ?? "",
     annotations: pairs(r.annotations),
     sinks: (r.sinks ?? []).join(", "),
+    group: { by: (r.group?.by ?? []).join(", "), wait: r.group?.wait ?? "", interval: r.group?.interval ?? "", repeat: r.group?.repeat ?? "" },
     disabled: !!r.disabled,
     keep: kind === "anomaly" && r.condition.anomaly?.params ? { anomalyParams: r.condition.anomaly.params } : undefined,
   };
@@ -225,8 +239,32 @@ export function formToBody(f: RuleForm): AlertRuleInput {
   if (f.for.trim()) body.for = f.for.trim();
   const annotations = pairsToObject(f.annotations);
   if (annotations) body.annotations = annotations;
+  const group = groupToBody(f.group);
+  if (group) body.group = group;
   if (f.disabled) body.disabled = true;
   return body;
+}
+
+/** The group policy of the form, or undefined when nothing is set (the host's defaults apply). */
+function groupToBody(g: RuleForm["group"]): GroupPolicy | undefined {
+  const out: GroupPolicy = {};
+  const by = list(g.by);
+  if (by.length) out.by = by;
+  for (const k of ["wait", "interval", "repeat"] as const) if (g[k].trim()) out[k] = g[k].trim();
+  return Object.keys(out).length ? out : undefined;
+}
+
+const isZeroDuration = (s: string) => /^0+(\.0*)?(ns|us|µs|ms|s|m|h|d)?$/.test(s.trim());
+
+/** The collapsed grouping section's one line: "defaults", or what is set ("by pipeline · repeat 1h"). */
+export function groupSummary(g: RuleForm["group"]): string {
+  const parts: string[] = [];
+  const by = list(g.by);
+  if (by.length) parts.push(`by ${by.join(", ")}`);
+  if (g.wait.trim()) parts.push(`wait ${g.wait.trim()}`);
+  if (g.interval.trim()) parts.push(`interval ${g.interval.trim()}`);
+  if (g.repeat.trim()) parts.push(isZeroDuration(g.repeat) ? "never repeat" : `repeat ${g.repeat.trim()}`);
+  return parts.length ? parts.join(" · ") : "defaults";
 }
 
 /**
@@ -344,6 +382,8 @@ const fieldLabels: Record<string, string> = {
   "/labels": "Labels",
   "/annotations": "Annotations",
   "/sinks": "Sinks",
+  "/group": "Grouping and repeat",
+  ...Object.fromEntries(GROUP_FIELDS.map((d) => [`/group/${d.name}`, d.label])),
 };
 
 /** What the editor calls the input of a rule's JSON pointer ("Threshold", "Annotation summary"), for messages. */
@@ -353,4 +393,27 @@ export function fieldLabel(ptr: string): string {
   const kv = /^\/(labels|annotations)\/(.+)$/.exec(ptr);
   if (kv) return `${kv[1] === "labels" ? "Label" : "Annotation"} ${kv[2]!.replace(/~1/g, "/").replace(/~0/g, "~")}`;
   return fieldLabels[ptr.replace(/\/\d+$/, "")] ?? (ptr || "The rule");
+}
+
+// ---- notifications held back (silences, inhibition) ----
+
+/** One reason an alert's notification is held back, as the pages show it. */
+export type HeldReason = { kind: "silence"; id: string } | { kind: "inhibited"; text: string } | { kind: "other"; text: string };
+
+/** The host's reasons ("silence <id>", "inhibited: source … is unhealthy (…)"), parsed for links. */
+export function heldReasons(a: Pick<Alert, "held_by">): HeldReason[] {
+  return (a.held_by ?? []).map((r) => {
+    const s = /^silence\s+(\S+)$/.exec(r);
+    if (s) return { kind: "silence", id: s[1]! };
+    const i = /^inhibited:\s*(.+)$/s.exec(r);
+    if (i) return { kind: "inhibited", text: i[1]! };
+    return { kind: "other", text: r };
+  });
+}
+
+/** "The firing notification is held back: silence 01J…; it is sent when this ends." as plain text (the list's tooltip). */
+export function heldText(a: Pick<Alert, "held_status" | "held_by">): string {
+  const why = heldReasons(a).map((r) => (r.kind === "silence" ? `silence ${r.id}` : r.text));
+  const status = a.held_status === "resolved" ? "resolved" : "firing";
+  return `The ${status} notification is held back${why.length ? `: ${why.join("; ")}` : ""}; it is sent when ${why.length > 1 ? "these end" : "this ends"}.`;
 }

@@ -28,6 +28,10 @@ export interface Alert {
   last_eval_at?: string;
   acknowledged_by?: string;
   acknowledged_at?: string;
+  /** The status of a notification held back by silences or inhibition; it is sent when they end. */
+  held_status?: "firing" | "resolved" | (string & {});
+  /** What holds it back: "silence <id>", "inhibited: source \"…\" is unhealthy (…)". */
+  held_by?: string[];
   history: AlertTransition[];
 }
 
@@ -49,6 +53,22 @@ export interface Condition {
 
 export type ConditionKind = keyof Condition;
 
+/**
+ * How a rule's notifications are gathered into messages (host/alert/rule.go
+ * GroupPolicy). Durations are Go duration strings; an empty field takes
+ * its default.
+ */
+export interface GroupPolicy {
+  /** Label names that split the rule's alerts into groups; empty: one group per rule. */
+  by?: string[];
+  /** How long a group's first notification waits for others (default 500ms). */
+  wait?: string;
+  /** The shortest time between two messages of a group (default 10s). */
+  interval?: string;
+  /** Re-send a still-firing alert after this long (default 4h; "0s" never). */
+  repeat?: string;
+}
+
 export interface AlertRuleInput {
   id?: string;
   name: string;
@@ -59,6 +79,7 @@ export interface AlertRuleInput {
   for?: string;
   annotations?: Record<string, string>;
   sinks: string[];
+  group?: GroupPolicy;
   disabled?: boolean;
 }
 
