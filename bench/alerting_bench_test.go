@@ -85,7 +85,9 @@ const (
 // at a time (100 ms apart, each waiting for its message): the one-at-a-time
 // latency. Target: PUOD p99 ≤ Alertmanager p99 (ratio ≤ 1). equiv-ratio
 // compares the same events (PUOD p99 / am-equiv p99), firing-ratio PUOD's
-// firing messages with Alertmanager's best case.
+// firing messages with Alertmanager's best case, and conc-ratio the two
+// run at the same time on the same events (each with the machine's other
+// service running, as when both share one host).
 //
 // PUOD's latency is also split at what the host lets a benchmark see (see
 // alertingHost.stages), and the Slack plugin is called directly to give
@@ -101,7 +103,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 	rate := float64(alertPerMinute) / 60
 	amBin := alertmanagerPath(b)
 
-	var puodIdle, puodLoad, amIdle, amLoad, amEquiv, sink latencies
+	var puodIdle, puodLoad, amIdle, amLoad, amEquiv, sink, concPUOD, concAM latencies
 	var amLost, amRepeated int
 	stages, idleStages := map[string]latencies{}, map[string]latencies{}
 	b.ResetTimer()
@@ -138,6 +140,19 @@ func BenchmarkAlertLatency(b *testing.B) {
 			l, sent = h.load(b, plan, rate)
 			puodLoad.add(l)
 			addStages(stages, h.stages(b, plan, sent))
+
+			// Both at once: the same events to each, at the same rate,
+			// sharing the machine's two cores as two services on one host
+			// would.
+			conc := firingThenResolved(n, alertRules, fmt.Sprintf("c%d", it))
+			h.warmup(b, conc)
+			am := startAlertmanager(b, amBin)
+			defer am.stop()
+			done := make(chan latencies, 1)
+			go func() { done <- am.load(b, "concurrent with PUOD", conc, rate) }()
+			l, _ = h.load(b, conc, rate)
+			concPUOD.add(l)
+			concAM.add(<-done)
 		}()
 	}
 	b.StopTimer()
@@ -177,6 +192,11 @@ func BenchmarkAlertLatency(b *testing.B) {
 	b.ReportMetric(float64(puodLoad.only(true).percentile(0.99))/float64(amLoad.percentile(0.99)), "firing-ratio")
 	b.ReportMetric(float64(puodLoad.percentile(0.99))/float64(amEquiv.percentile(0.99)), "equiv-ratio")
 	b.ReportMetric(float64(puodIdle.percentile(0.99))/float64(amIdle.percentile(0.99)), "idle-ratio")
+	b.ReportMetric(ms(concPUOD.percentile(0.99)), "conc-puod-p99-ms")
+	b.ReportMetric(ms(concAM.percentile(0.99)), "conc-am-p99-ms")
+	b.ReportMetric(float64(concPUOD.missing), "conc-puod-lost")
+	b.ReportMetric(float64(concAM.missing), "conc-am-lost")
+	b.ReportMetric(float64(concPUOD.percentile(0.99))/float64(concAM.percentile(0.99)), "conc-ratio")
 }
 
 // --- what both sides share ------------------------------------------------
