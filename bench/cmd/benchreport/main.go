@@ -86,6 +86,11 @@ var comparisons = map[string]struct {
 				"to the outbox before it is sent and crosses a plugin process by design (gRPC to puod.slack, which posts " +
 				"over HTTP; stage-* and sink-call show where the time goes).",
 		},
+		{
+			what: "both at the same time, same events", puod: "conc-puod-p99-ms", peer: "conc-am-p99-ms", ratio: "conc-ratio",
+			meaning: "The two services share the machine's two cores, as when both run on one host; each side's " +
+				"latency includes the other's load.",
+		},
 	}},
 }
 
