@@ -114,6 +114,10 @@ type selector struct {
 	sources []string
 	name    *regexp.Regexp
 	tags    []string
+	// prefix is what every selected name starts with, when the name is
+	// a glob (indexed); the engine looks rules up by it.
+	prefix  string
+	indexed bool
 }
 
 type deadlineSpec struct {
@@ -265,6 +269,9 @@ func (c *Compiled) compileSelector(r Rule) Problems {
 		ps = append(ps, Problem{"/selector/pipeline_regex", "give either pipeline (a glob) or pipeline_regex, not both"})
 	case s.Pipeline != "":
 		c.sel.name = globRegexp(s.Pipeline)
+		c.sel.prefix, _, _ = strings.Cut(s.Pipeline, "*")
+		c.sel.prefix, _, _ = strings.Cut(c.sel.prefix, "?")
+		c.sel.indexed = true
 	case s.PipelineRegex != "":
 		re, err := regexp.Compile(s.PipelineRegex)
 		if err != nil {

@@ -72,6 +72,12 @@ type profile struct {
 	// of an event's cost). An entry is for the pipeline's name and tags it
 	// was computed with; SetRules clears the cache.
 	match map[pipeKey]*matchEntry
+	// byPrefix indexes the rules whose selector is a name glob by the
+	// glob's literal prefix; scan are the others (regex, no name): a new
+	// pipeline is matched against the rules of its name's prefixes and
+	// the scan list only.
+	byPrefix map[string][]int
+	scan     []int
 }
 
 type pipeKey struct{ source, id string }
@@ -97,8 +103,13 @@ func (p *profile) entry(pl Pipeline) *matchEntry {
 		p.match = map[pipeKey]*matchEntry{}
 	}
 	e = &matchEntry{name: pl.Name, tags: slices.Clone(pl.Tags), v: make([]bool, len(p.rules))}
-	for i, r := range p.rules {
-		if r.c.sel.matches(pl) {
+	cands := slices.Clone(p.scan)
+	for i := 0; i <= len(pl.Name); i++ {
+		cands = append(cands, p.byPrefix[pl.Name[:i]]...)
+	}
+	slices.Sort(cands)
+	for _, i := range cands {
+		if p.rules[i].c.sel.matches(pl) {
 			e.v[i] = true
 			e.idx = append(e.idx, i)
 		}
@@ -190,8 +201,14 @@ func (e *Engine) SetRules(profileID string, rules []Rule) error {
 		}
 		next = append(next, rs)
 	}
+	p.byPrefix, p.scan = map[string][]int{}, nil
 	for i, rs := range next {
 		rs.idx = i
+		if sel := rs.c.sel; sel.indexed {
+			p.byPrefix[sel.prefix] = append(p.byPrefix[sel.prefix], i)
+		} else {
+			p.scan = append(p.scan, i)
+		}
 	}
 	p.rules, p.match = next, nil
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -538,4 +539,42 @@ func TestEngine_setRulesBuildsThenSwaps(t *testing.T) {
 	if err := h.eng.SetRules(profileID, []alert.Rule{good, good}); err == nil {
 		t.Fatal("duplicate ids accepted")
 	}
+}
+
+// TestEngine_ruleIndex: with rules looked up by their glob's literal
+// prefix (and the others scanned), a run reaches exactly the rules that
+// select its pipeline, however their selectors are written.
+func TestEngine_ruleIndex(t *testing.T) {
+	failed := alert.Condition{RunFailed: &alert.RunFailed{}}
+	sels := map[string]alert.Selector{
+		"a-etl-star":    {Pipeline: "ETL_*"},
+		"b-etl-v-star":  {Pipeline: "ETL_V*"},
+		"c-e-star":      {Pipeline: "E*"},
+		"d-star":        {Pipeline: "*"},
+		"e-exact":       {Pipeline: "ETL_Vendas"},
+		"f-other":       {Pipeline: "ETL_Compras"},
+		"g-regex":       {PipelineRegex: "(?i)vendas"},
+		"h-regex-miss":  {PipelineRegex: "^Vendas"},
+		"i-question":    {Pipeline: "ETL_?endas"},
+		"j-longer":      {Pipeline: "ETL_Vendas_2*"},
+		"k-tags":        {Tags: []string{"sales"}},
+		"l-tags-miss":   {Tags: []string{"finance"}},
+		"m-everything":  {},
+		"n-source-miss": {SourceIDs: []string{"src-2"}},
+	}
+	want := []string{"a-etl-star", "b-etl-v-star", "c-e-star", "d-star", "e-exact", "g-regex", "i-question", "k-tags", "m-everything"}
+	var rules []alert.Rule
+	for id, sel := range sels {
+		r := baseRule(failed)
+		r.ID, r.Name, r.Selector = id, "rule "+id, sel
+		rules = append(rules, r)
+	}
+	h := newHarness(t, t0, alert.Config{}, rules...)
+	h.finish("failed", t0, time.Minute)
+	var got []string
+	for _, n := range h.out.notifications() {
+		got = append(got, n.RuleID)
+	}
+	slices.Sort(got)
+	equal(t, "rules that fired", got, want)
 }

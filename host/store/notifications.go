@@ -570,10 +570,16 @@ func (r *Notifications) Retry(ctx context.Context, id string, now time.Time) (No
 	if err != nil {
 		return Notification{}, fmt.Errorf("retry notification %s: %w", id, err)
 	}
-	n, err := scanNotification(queryRow(ctx, r.db.x, `UPDATE notifications
-		SET state = 'pending', next_attempt_at = ?, claimed_until = NULL
-		WHERE profile_id = ? AND id = ? AND state = 'dead'
-		RETURNING `+notificationCols, now, p.ProfileID, id))
+	// In a transaction: a write, so it takes its turn at the write gate.
+	var n Notification
+	err = r.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = scanNotification(queryRow(ctx, tx, `UPDATE notifications
+			SET state = 'pending', next_attempt_at = ?, claimed_until = NULL
+			WHERE profile_id = ? AND id = ? AND state = 'dead'
+			RETURNING `+notificationCols, now, p.ProfileID, id))
+		return err
+	})
 	if err == nil {
 		return n, nil
 	}
