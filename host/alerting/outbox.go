@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -135,9 +136,13 @@ type PluginSinks interface {
 // SinkSender is the notify.Sender that delivers to alert-sink sources: it
 // looks the source up by id and calls its plugin (the instance id of a
 // source is its id). The worker bounds each call (notify.Config.SendTimeout).
+// Lookups are remembered while the store's sources generation is unchanged
+// and for at most sinkLookupTTL (a change made through another replica),
+// so a send does not wait for a database read.
 func SinkSender(db *store.DB, sinks PluginSinks) notify.Sender {
+	c := &sinkLookups{db: db, m: map[string]sinkLookup{}}
 	return notify.SenderFunc(func(ctx context.Context, sinkSourceID string, n sdk.Notification) (sdk.NotifyResult, error) {
-		src, err := db.System().Sources().Get(ctx, sinkSourceID)
+		src, err := c.get(ctx, sinkSourceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return sdk.NotifyResult{Outcome: sdk.Permanent,
 				Reason: fmt.Sprintf("the alert sink %s does not exist (deleted?): fix the rule's sinks", sinkSourceID)}, nil
@@ -145,10 +150,45 @@ func SinkSender(db *store.DB, sinks PluginSinks) notify.Sender {
 		if err != nil {
 			return sdk.NotifyResult{}, fmt.Errorf("sink %s: %w", sinkSourceID, err)
 		}
-		c, err := sinks.Sink(src.PluginID)
+		cl, err := sinks.Sink(src.PluginID)
 		if err != nil {
 			return sdk.NotifyResult{}, fmt.Errorf("sink %s (%s): %w", src.Name, src.PluginID, err)
 		}
-		return c.Notify(ctx, src.ID, n)
+		return cl.Notify(ctx, src.ID, n)
 	})
+}
+
+const sinkLookupTTL = 5 * time.Second
+
+type sinkLookup struct {
+	src store.Source
+	gen uint64
+	at  time.Time
+}
+
+type sinkLookups struct {
+	db *store.DB
+	mu sync.Mutex
+	m  map[string]sinkLookup
+}
+
+func (c *sinkLookups) get(ctx context.Context, id string) (store.Source, error) {
+	gen := c.db.Generation(store.GenSources)
+	c.mu.Lock()
+	l, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && l.gen == gen && time.Since(l.at) < sinkLookupTTL {
+		return l.src, nil
+	}
+	src, err := c.db.System().Sources().Get(ctx, id)
+	if err != nil {
+		return store.Source{}, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 10_000 {
+		clear(c.m)
+	}
+	c.m[id] = sinkLookup{src: src, gen: gen, at: time.Now()}
+	c.mu.Unlock()
+	return src, nil
 }

@@ -128,3 +128,47 @@ func TestSinkSender(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkSender_lookupFollowsChanges: the sender remembers sink lookups,
+// but a source deleted after a send is seen at the next one (the store's
+// generation moved), not after the cache's TTL.
+func TestSinkSender_lookupFollowsChanges(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		ctx, profileID := tenant(t, db)
+		src, err := db.Sources().Create(ctx, store.SourceInput{PluginID: "puod.slack", Name: "slack", Enabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinks := &fakeSinks{result: sdk.NotifyResult{Outcome: sdk.Delivered}}
+		w := newWorker(t, db, alerting.SinkSender(db, sinks))
+		send := func(fp string) store.Notification {
+			t.Helper()
+			in := intent(profileID, "r1", fp, 1, sdk.NotificationFiring, nil)
+			in.Sinks = []string{src.ID}
+			if _, err := w.Enqueue(ctx, []alert.Intent{in}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range outboxRows(t, ctx, db) {
+				if r.Fingerprint == fp {
+					return r
+				}
+			}
+			t.Fatalf("no row for %s", fp)
+			return store.Notification{}
+		}
+		if r := send("fp1"); r.State != store.NotificationDelivered {
+			t.Fatalf("first send: %s (%s)", r.State, r.LastError)
+		}
+		if err := db.Sources().Delete(ctx, src.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r := send("fp2"); r.State != store.NotificationDead || !strings.Contains(r.LastError, "does not exist") {
+			t.Fatalf("send after the sink was deleted: %s (%q), want a dead letter saying it does not exist", r.State, r.LastError)
+		}
+	})
+}
