@@ -265,25 +265,51 @@ func chooseMembership(ms []store.Membership, requested string) (store.Membership
 }
 
 func (s *Service) apiTokenPrincipal(ctx context.Context, raw, requested string) (identity.Principal, error) {
-	tp, err := s.sys.APITokens().LookupByHash(ctx, hashSecret(raw))
+	// Like access tokens, an API token's principal is remembered for
+	// principalTTL while no identity changed in this process (a revoke
+	// bumps the generation), so an ingesting client (webhooks, lineage)
+	// does not cost a database read per request.
+	hash := hashSecret(raw)
+	key := "api\x00" + hash + "\x00" + requested
+	gen := s.db.Generation(store.GenIdentity)
+	now := time.Now()
+	if v, ok := s.principals.Load(key); ok {
+		if c := v.(cachedPrincipal); c.gen == gen && now.Before(c.exp) {
+			return c.p, nil
+		}
+	}
+	p, exp, err := s.loadAPITokenPrincipal(ctx, hash, requested)
+	if err != nil {
+		return p, err
+	}
+	until := now.Add(principalTTL)
+	if exp != nil && exp.Before(until) {
+		until = *exp
+	}
+	s.principals.Store(key, cachedPrincipal{p: p, gen: gen, exp: until})
+	return p, nil
+}
+
+func (s *Service) loadAPITokenPrincipal(ctx context.Context, hash, requested string) (identity.Principal, *time.Time, error) {
+	tp, err := s.sys.APITokens().LookupByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return identity.Principal{}, invalidToken("API token invalid, expired or revoked: ask an administrator for a new one (POST /api/v1/tokens)")
+		return identity.Principal{}, nil, invalidToken("API token invalid, expired or revoked: ask an administrator for a new one (POST /api/v1/tokens)")
 	}
 	if err != nil {
-		return identity.Principal{}, fmt.Errorf("authenticate api token: %w", err)
+		return identity.Principal{}, nil, fmt.Errorf("authenticate api token: %w", err)
 	}
 	p := tp.Principal()
 	if requested != "" && requested != p.ProfileID {
 		prof, err := s.sys.Profiles().ByID(ctx, p.ProfileID)
 		if err != nil {
-			return identity.Principal{}, fmt.Errorf("authenticate api token: %w", err)
+			return identity.Principal{}, nil, fmt.Errorf("authenticate api token: %w", err)
 		}
 		if requested != prof.Name {
-			return identity.Principal{}, forbidden("this API token works only in profile %q: drop the %s header or use a token created in profile %q",
+			return identity.Principal{}, nil, forbidden("this API token works only in profile %q: drop the %s header or use a token created in profile %q",
 				prof.Name, ProfileHeader, requested)
 		}
 	}
-	return p, nil
+	return p, tp.Token.ExpiresAt, nil
 }
 
 // newSecret returns 32 random bytes, base64url: the secret part of refresh
