@@ -7,16 +7,16 @@
 //
 // # Writing a decision
 //
-// The store offers no transaction spanning the outbox and alert_states, so
-// Outbox.Write writes in a fixed order: first the notification rows
-// (notify.Worker.Enqueue, one transaction, duplicates ignored), then the
-// series states (AlertStates().Save, one transaction). A crash between the
-// two leaves the old states in alert_states: the restarted engine takes
-// the same decision again with the same notification ids, and the outbox
-// ignores the rows it already has. The reverse order could lose a
-// notification (state saved as firing, row never written), so it is not
-// used. If either write fails, Write fails and the engine keeps its
-// previous in-memory state and decides again on the next event or tick.
+// Outbox.Write writes an evaluation's notification rows and its series
+// states in one transaction (notify.Worker.Record, store.Outbox.Record):
+// after a crash both are there or neither is, and a restarted engine that
+// finds the old states takes the same decision again with the same
+// notification ids, which the outbox ignores if it has them. If the write
+// fails, the engine keeps its previous in-memory state and decides again
+// on the next event or tick. A rule deleted between the decision and the
+// write fails the joint write; the notifications are then written alone
+// (they were decided before the deletion) and the states of the other
+// rules saved rule by rule.
 //
 // # Silences and inhibition
 //

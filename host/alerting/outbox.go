@@ -19,12 +19,15 @@ import (
 )
 
 // Enqueuer writes notification intents to the outbox: *notify.Worker.
+// Record writes them with the evaluation's states in one transaction;
+// Enqueue writes them alone.
 type Enqueuer interface {
+	Record(ctx context.Context, intents []alert.Intent, states []store.AlertState) (int, error)
 	Enqueue(ctx context.Context, intents []alert.Intent) (int, error)
 }
 
 // Outbox is the engine's alert.Outbox over the store: notification rows
-// first, then states (see the package documentation for why).
+// and states in one transaction (see the package documentation).
 type Outbox struct {
 	DB    *store.DB
 	Queue Enqueuer
@@ -33,17 +36,15 @@ type Outbox struct {
 
 var _ alert.Outbox = (*Outbox)(nil)
 
-// Write records one evaluation's outcome.
+// Write records one evaluation's outcome: its notifications and states in
+// one transaction. If a rule was deleted meanwhile (its states cannot be
+// saved), the notifications are written alone — they were decided before
+// the deletion — and the states of the rules that remain are saved.
 func (o *Outbox) Write(ctx context.Context, b alert.Batch) error {
-	pctx := asProfile(ctx, b.ProfileID)
-	if len(b.Notifications) > 0 {
-		if _, err := o.Queue.Enqueue(ctx, b.Notifications); err != nil {
-			return fmt.Errorf("alerting: write notifications: %w", err)
-		}
-	}
-	if len(b.States) == 0 {
+	if len(b.States) == 0 && len(b.Notifications) == 0 {
 		return nil
 	}
+	pctx := asProfile(ctx, b.ProfileID)
 	states := make([]store.AlertState, 0, len(b.States))
 	for _, st := range b.States {
 		snap, err := json.Marshal(st)
@@ -61,16 +62,21 @@ func (o *Outbox) Write(ctx context.Context, b alert.Batch) error {
 		}
 		states = append(states, row)
 	}
-	err := o.DB.AlertStates().Save(pctx, states)
+	_, err := o.Queue.Record(pctx, b.Notifications, states)
 	if errors.Is(err, store.ErrNotFound) {
 		// A rule deleted between the decision and this write: its reload
 		// (alert.changed) drops the series. The batch spans every rule of
-		// the profile and Save is all or nothing, so save rule by rule to
-		// keep the states of the rules that remain.
+		// the profile, so keep the notifications and the states of the
+		// rules that remain.
+		if len(b.Notifications) > 0 {
+			if _, err := o.Queue.Enqueue(ctx, b.Notifications); err != nil {
+				return fmt.Errorf("alerting: write notifications: %w", err)
+			}
+		}
 		return o.saveByRule(pctx, b.ProfileID, states)
 	}
 	if err != nil {
-		return fmt.Errorf("alerting: save alert states: %w", err)
+		return fmt.Errorf("alerting: write %d notifications and %d alert states: %w", len(b.Notifications), len(states), err)
 	}
 	return nil
 }

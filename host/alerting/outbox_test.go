@@ -32,22 +32,23 @@ func intent(profileID, ruleID, fp string, seq int64, status sdk.NotificationStat
 }
 
 // spyQueue is the Enqueuer between the Outbox and the real worker: it
-// records what alert_states held when the notifications were written, and
-// can fail.
+// can fail, and counts the calls.
 type spyQueue struct {
-	inner         alerting.Enqueuer
-	db            *store.DB
-	ctx           context.Context
-	fail          error
-	statesAtWrite []int
+	inner            alerting.Enqueuer
+	fail             error
+	records, enqueue int
+}
+
+func (q *spyQueue) Record(ctx context.Context, in []alert.Intent, states []store.AlertState) (int, error) {
+	q.records++
+	if q.fail != nil {
+		return 0, q.fail
+	}
+	return q.inner.Record(ctx, in, states)
 }
 
 func (q *spyQueue) Enqueue(ctx context.Context, in []alert.Intent) (int, error) {
-	sts, err := q.db.AlertStates().List(q.ctx, store.AlertStateFilter{})
-	if err != nil {
-		return 0, err
-	}
-	q.statesAtWrite = append(q.statesAtWrite, len(sts))
+	q.enqueue++
 	if q.fail != nil {
 		return 0, q.fail
 	}
@@ -69,21 +70,20 @@ func TestOutbox_write(t *testing.T) {
 	cases := []struct {
 		name string
 		// prepare runs after the rule r1 is stored, before the writes.
-		prepare    func(t *testing.T, ctx context.Context, db *store.DB)
-		enqueueErr error
-		writes     int
-		wantErr    bool
-		wantRows   int
-		wantState  string
-		// wantStatesAtWrite: alert_states rows seen by each Enqueue.
-		wantStatesAtWrite []int
+		prepare  func(t *testing.T, ctx context.Context, db *store.DB)
+		writeErr error
+		writes   int
+		wantErr  bool
+		wantRows int
+		// wantState is r1's stored state; wantRecords and wantEnqueues
+		// count the two ways of writing.
+		wantState                 string
+		wantRecords, wantEnqueues int
 	}{
-		{name: "notification rows are written before the states", writes: 1, wantRows: 2, wantState: "firing",
-			wantStatesAtWrite: []int{0}},
-		{name: "a failed notification write saves no state", writes: 1, enqueueErr: errors.New("disk full"),
-			wantErr: true, wantRows: 0, wantState: "", wantStatesAtWrite: []int{0}},
-		{name: "the same batch written twice makes no duplicate rows", writes: 2, wantRows: 2, wantState: "firing",
-			wantStatesAtWrite: []int{0, 1}},
+		{name: "notifications and states are written together", writes: 1, wantRows: 2, wantState: "firing", wantRecords: 1},
+		{name: "a failed write saves neither", writes: 1, writeErr: errors.New("disk full"),
+			wantErr: true, wantRows: 0, wantState: "", wantRecords: 1},
+		{name: "the same batch written twice makes no duplicate rows", writes: 2, wantRows: 2, wantState: "firing", wantRecords: 2},
 		{name: "states of a rule deleted meanwhile are dropped without error",
 			prepare: func(t *testing.T, ctx context.Context, db *store.DB) {
 				if err := db.AlertRules().Delete(ctx, "r1"); err != nil {
@@ -91,8 +91,8 @@ func TestOutbox_write(t *testing.T) {
 				}
 			},
 			// The decision was taken before the deletion: its rows are
-			// written (notifications first), its state is not.
-			writes: 1, wantRows: 2, wantState: "", wantStatesAtWrite: []int{0}},
+			// written (alone, once the joint write failed), its state is not.
+			writes: 1, wantRows: 2, wantState: "", wantRecords: 1, wantEnqueues: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestOutbox_write(t *testing.T) {
 				if tc.prepare != nil {
 					tc.prepare(t, ctx, db)
 				}
-				q := &spyQueue{inner: newWorker(t, db, &recordingSender{}), db: db, ctx: ctx, fail: tc.enqueueErr}
+				q := &spyQueue{inner: newWorker(t, db, &recordingSender{}), fail: tc.writeErr}
 				o := &alerting.Outbox{DB: db, Queue: q}
 				b := firingBatch(profileID, "r1", "fp1", labels)
 				for i := range tc.writes {
@@ -125,13 +125,44 @@ func TestOutbox_write(t *testing.T) {
 				if got := stateOf(t, ctx, db, "r1"); got != tc.wantState {
 					t.Errorf("stored state %q, want %q", got, tc.wantState)
 				}
-				if !equalInts(q.statesAtWrite, tc.wantStatesAtWrite) {
-					t.Errorf("alert states present when the notifications were written: %v, want %v",
-						q.statesAtWrite, tc.wantStatesAtWrite)
+				if q.records != tc.wantRecords || q.enqueue != tc.wantEnqueues {
+					t.Errorf("joint writes %d, notification-only writes %d; want %d, %d", q.records, q.enqueue, tc.wantRecords, tc.wantEnqueues)
 				}
 			})
 		})
 	}
+}
+
+// TestOutbox_atomic: the notifications and the states of an evaluation
+// are one transaction: when the states cannot be written (a snapshot the
+// store refuses), no notification row is left behind either.
+func TestOutbox_atomic(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		ctx, profileID := tenant(t, db)
+		storeRule(t, ctx, db, metricRule("r1", "sales.total"), true)
+		w := newWorker(t, db, &recordingSender{})
+		b := firingBatch(profileID, "r1", "fp1", nil)
+		rows, err := notify.Rows(b.Notifications, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := []store.AlertState{{ProfileID: profileID, RuleID: "r1", Fingerprint: "fp1", State: "firing", Since: t0,
+			Snapshot: []byte("{not json")}}
+		if _, err := db.System().Outbox().Record(ctx, rows, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("Record with a bad state = %v, want ErrInvalid", err)
+		}
+		if got := outboxRows(t, ctx, db); len(got) != 0 {
+			t.Fatalf("%d notification rows written by a failed joint write", len(got))
+		}
+		if _, err := w.Record(ctx, b.Notifications, nil); err != nil {
+			t.Fatalf("the same rows alone: %v", err)
+		}
+		if got := outboxRows(t, ctx, db); len(got) != 2 {
+			t.Fatalf("rows after a good write: %d, want 2", len(got))
+		}
+	})
 }
 
 // TestOutbox_deletedRuleKeepsOtherStates: one evaluation decides for two
@@ -165,16 +196,4 @@ func TestOutbox_deletedRuleKeepsOtherStates(t *testing.T) {
 			t.Errorf("outbox rows: %d, want 4", len(rows))
 		}
 	})
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -213,6 +213,24 @@ func (w *Worker) Enqueue(ctx context.Context, intents []alert.Intent) (int, erro
 	return n, nil
 }
 
+// Record writes intents (as Enqueue) and the evaluation's series states
+// in one transaction (store.Outbox.Record; ctx carries the profile), and
+// wakes the worker.
+func (w *Worker) Record(ctx context.Context, intents []alert.Intent, states []store.AlertState) (int, error) {
+	rows, err := Rows(intents, w.cfg.Clock.Now())
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.outbox.Record(ctx, rows, states)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		w.Kick()
+	}
+	return n, nil
+}
+
 // Run sends due rows until ctx ends. On stop it lets sends already under
 // way finish (each within SendTimeout) and records them, releases the rows
 // it claimed but did not send, and returns nil.

@@ -375,44 +375,47 @@ func (r *AlertStates) Save(ctx context.Context, states []AlertState) error {
 	if err != nil {
 		return fmt.Errorf("save alert states: %w", err)
 	}
-	err = r.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		now := Now()
-		for _, s := range states {
-			labels, err := json.Marshal(s.Labels)
-			if err != nil {
-				return err
-			}
-			if s.Labels == nil {
-				labels = []byte(`{}`)
-			}
-			snap := s.Snapshot
-			if len(snap) == 0 {
-				snap = json.RawMessage(`{}`)
-			}
-			if !json.Valid(snap) {
-				return fmt.Errorf("%w: state of %s/%s: snapshot is not valid JSON", ErrInvalid, s.RuleID, s.Fingerprint)
-			}
-			var value any
-			if s.Value != nil {
-				value = *s.Value
-			}
-			_, err = exec(ctx, tx, `INSERT INTO alert_states (profile_id, rule_id, fingerprint, state, labels_json, value, since,
-				last_eval_at, state_json, acknowledged_by, acknowledged_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL, ?)
-				ON CONFLICT (profile_id, rule_id, fingerprint) DO UPDATE SET state = excluded.state,
-					labels_json = excluded.labels_json, value = excluded.value, since = excluded.since,
-					last_eval_at = excluded.last_eval_at, state_json = excluded.state_json, updated_at = excluded.updated_at,
-					acknowledged_by = CASE WHEN excluded.state IN ('pending', 'firing') THEN alert_states.acknowledged_by ELSE '' END,
-					acknowledged_at = CASE WHEN excluded.state IN ('pending', 'firing') THEN alert_states.acknowledged_at ELSE NULL END`,
-				p.ProfileID, s.RuleID, s.Fingerprint, s.State, string(labels), value, s.Since, timePtr(s.LastEvalAt), string(snap), now)
-			if err != nil {
-				return fmt.Errorf("state of %s/%s: %w", s.RuleID, s.Fingerprint, err)
-			}
-		}
-		return nil
-	})
+	err = r.db.inTx(ctx, func(tx *sqlx.Tx) error { return saveStates(ctx, tx, p.ProfileID, states) })
 	if err != nil {
 		return fmt.Errorf("save alert states: %w", err)
+	}
+	return nil
+}
+
+// saveStates upserts the states of a profile in tx (see Save).
+func saveStates(ctx context.Context, tx *sqlx.Tx, profileID string, states []AlertState) error {
+	now := Now()
+	for _, s := range states {
+		labels, err := json.Marshal(s.Labels)
+		if err != nil {
+			return err
+		}
+		if s.Labels == nil {
+			labels = []byte(`{}`)
+		}
+		snap := s.Snapshot
+		if len(snap) == 0 {
+			snap = json.RawMessage(`{}`)
+		}
+		if !json.Valid(snap) {
+			return fmt.Errorf("%w: state of %s/%s: snapshot is not valid JSON", ErrInvalid, s.RuleID, s.Fingerprint)
+		}
+		var value any
+		if s.Value != nil {
+			value = *s.Value
+		}
+		_, err = exec(ctx, tx, `INSERT INTO alert_states (profile_id, rule_id, fingerprint, state, labels_json, value, since,
+			last_eval_at, state_json, acknowledged_by, acknowledged_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL, ?)
+			ON CONFLICT (profile_id, rule_id, fingerprint) DO UPDATE SET state = excluded.state,
+				labels_json = excluded.labels_json, value = excluded.value, since = excluded.since,
+				last_eval_at = excluded.last_eval_at, state_json = excluded.state_json, updated_at = excluded.updated_at,
+				acknowledged_by = CASE WHEN excluded.state IN ('pending', 'firing') THEN alert_states.acknowledged_by ELSE '' END,
+				acknowledged_at = CASE WHEN excluded.state IN ('pending', 'firing') THEN alert_states.acknowledged_at ELSE NULL END`,
+			profileID, s.RuleID, s.Fingerprint, s.State, string(labels), value, s.Since, timePtr(s.LastEvalAt), string(snap), now)
+		if err != nil {
+			return fmt.Errorf("state of %s/%s: %w", s.RuleID, s.Fingerprint, err)
+		}
 	}
 	return nil
 }

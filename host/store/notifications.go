@@ -123,30 +123,83 @@ func (o *Outbox) Enqueue(ctx context.Context, rows []NewNotification) (int, erro
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	for _, r := range rows {
-		if r.ProfileID == "" || r.NotificationID == "" || r.SinkSourceID == "" {
-			return 0, fmt.Errorf("enqueue notifications: %w: profile, notification id and sink are required", ErrInvalid)
-		}
-		if r.CreatedAt.IsZero() {
-			return 0, fmt.Errorf("enqueue notification %s: %w: no creation time", r.NotificationID, ErrInvalid)
-		}
+	if err := checkRows(rows); err != nil {
+		return 0, err
 	}
 	inserted := 0
 	err := o.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		inserted = 0
+		var err error
+		inserted, err = o.enqueue(ctx, tx, rows)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue notifications: %w", err)
+	}
+	return inserted, nil
+}
+
+// Record writes one alert evaluation in one transaction: its notification
+// rows (as Enqueue) and the series states of ctx's profile (as
+// AlertStates.Save), so a crash keeps both or neither. A state of a rule
+// that no longer exists fails it all with ErrNotFound (write the rows and
+// the states of the remaining rules separately then). It reports how many
+// rows were new.
+func (o *Outbox) Record(ctx context.Context, rows []NewNotification, states []AlertState) (int, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("record alert evaluation: %w", err)
+	}
+	if err := checkRows(rows); err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if r.ProfileID != p.ProfileID {
+			return 0, fmt.Errorf("record alert evaluation: %w: notification %s is of another profile", ErrInvalid, r.NotificationID)
+		}
+	}
+	inserted := 0
+	err = o.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if inserted, err = o.enqueue(ctx, tx, rows); err != nil {
+			return err
+		}
+		return saveStates(ctx, tx, p.ProfileID, states)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record alert evaluation: %w", err)
+	}
+	return inserted, nil
+}
+
+func checkRows(rows []NewNotification) error {
+	for _, r := range rows {
+		if r.ProfileID == "" || r.NotificationID == "" || r.SinkSourceID == "" {
+			return fmt.Errorf("enqueue notifications: %w: profile, notification id and sink are required", ErrInvalid)
+		}
+		if r.CreatedAt.IsZero() {
+			return fmt.Errorf("enqueue notification %s: %w: no creation time", r.NotificationID, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// enqueue inserts rows in tx (see Enqueue).
+func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, rows []NewNotification) (int, error) {
+	inserted := 0
+	if len(rows) > 0 {
 		// SQLite cannot generate seq; the transaction holds the write lock
 		// (BEGIN IMMEDIATE), so MAX+1 is safe. PostgreSQL uses the column's
 		// sequence.
 		var next int64
 		if o.db.dialect == DialectSQLite {
 			if err := queryRow(ctx, tx, `SELECT COALESCE(MAX(seq), 0) FROM notifications`).Scan(&next); err != nil {
-				return fmt.Errorf("next outbox seq: %w", mapErr(err))
+				return 0, fmt.Errorf("next outbox seq: %w", mapErr(err))
 			}
 		}
 		for _, r := range rows {
 			first, err := o.firstAttempt(ctx, tx, r)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			payload := string(r.Payload)
 			if payload == "" {
@@ -166,18 +219,14 @@ func (o *Outbox) Enqueue(ctx context.Context, rows []NewNotification) (int, erro
 			res, err := exec(ctx, tx, `INSERT INTO notifications (`+cols+`) VALUES (`+vals+`)
 				ON CONFLICT (profile_id, notification_id, sink_source_id) DO NOTHING`, args...)
 			if err != nil {
-				return fmt.Errorf("insert notification %s: %w", r.NotificationID, err)
+				return 0, fmt.Errorf("insert notification %s: %w", r.NotificationID, err)
 			}
 			n, err := res.RowsAffected()
 			if err != nil {
-				return fmt.Errorf("rows affected: %w", err)
+				return 0, fmt.Errorf("rows affected: %w", err)
 			}
 			inserted += int(n)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return inserted, nil
 }
