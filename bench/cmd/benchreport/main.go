@@ -89,7 +89,8 @@ var comparisons = map[string]struct {
 		{
 			what: "both at the same time, same events", puod: "conc-puod-p99-ms", peer: "conc-am-p99-ms", ratio: "conc-ratio",
 			meaning: "The two services share the machine's two cores, as when both run on one host; each side's " +
-				"latency includes the other's load.",
+				"latency includes the other's load. A p99 near 1,000 ms on Alertmanager's side is its resolves missing " +
+				"their group's tick and waiting for the next one (group_interval 1 s).",
 		},
 	}},
 }
