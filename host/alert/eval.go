@@ -28,6 +28,9 @@ type txn struct {
 	listed  bool
 	running []*pipeCache // pipelines with runs in progress, in key order
 	runSeen bool
+	// history is set while a run older than its rule's NotifyFrom is
+	// evaluated: transitions happen, notifications do not.
+	history bool
 }
 
 func (e *Engine) begin(ctx context.Context, p *profile, now time.Time) *txn {
@@ -189,6 +192,10 @@ func (t *txn) resolve(rs *ruleState, s *series, reason string) {
 // notify sends the notification of a transition, or holds it back while
 // the Muter mutes it (release sends it later).
 func (t *txn) notify(rs *ruleState, s *series, status sdk.NotificationStatus) {
+	if t.history {
+		t.transition(s, s.State, fmt.Sprintf("%s not notified: the run ended before the rule existed", status))
+		return
+	}
 	if status == sdk.NotificationResolved && s.Notified != string(sdk.NotificationFiring) {
 		// Its firing was never sent (muted throughout): nobody needs to
 		// hear that it is over.
@@ -464,6 +471,10 @@ func (t *txn) evalRun(ctx context.Context, rs *ruleState, run Run) error {
 	}
 	s := t.series(rs, fp, runLabels(c, run.Pipeline))
 	s.mark = runMark{id: run.ID, state: run.State, sortAt: run.SortAt}
+	if from := c.Rule.NotifyFrom; !from.IsZero() && terminal(run.State) && successAt(run).Before(from) {
+		t.history = true
+		defer func() { t.history = false }()
+	}
 	t.observe(rs, s, o)
 	return nil
 }

@@ -185,3 +185,24 @@ func TestCompile_groupPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine_historyIsNotNotified: runs that ended before the rule's
+// NotifyFrom (its creation) move its alerts but notify nobody; the first
+// run after it notifies as usual, and the resolve of an episode nobody
+// heard of sends nothing.
+func TestEngine_historyIsNotNotified(t *testing.T) {
+	r := baseRule(alert.Condition{RunFailed: &alert.RunFailed{}})
+	r.NotifyFrom = t0.Add(time.Hour)
+	h := newHarness(t, t0, alert.Config{}, r)
+	h.finish("failed", t0, 10*time.Minute)
+	if st := h.state(); st.State != alert.StateFiring || len(h.out.notifications()) != 0 {
+		t.Fatalf("an old failure: state %s, %d notifications; want firing and none", st.State, len(h.out.notifications()))
+	}
+	if last := h.state().History; !strings.Contains(last[len(last)-1].Reason, "before the rule existed") {
+		t.Errorf("history does not say why nothing was sent: %+v", last[len(last)-1])
+	}
+	h.finish("succeeded", t0.Add(2*time.Hour), time.Minute)
+	equal(t, "resolve of an unnotified episode", h.out.statuses(), nil)
+	h.finish("failed", t0.Add(3*time.Hour), time.Minute)
+	equal(t, "a failure after the rule existed", h.out.statuses(), []string{"firing"})
+}

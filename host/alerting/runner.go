@@ -244,6 +244,7 @@ func (r *Runner) LoadProfile(ctx context.Context, profileID string, restore bool
 			continue
 		}
 		rule.ID = row.ID
+		rule.NotifyFrom = row.CreatedAt // older runs are history (see alert.Rule.NotifyFrom)
 		if err := rule.Validate(); err != nil {
 			r.log.Error("stored alert rule is invalid; skipped", "rule", row.ID, "error", err)
 			continue

@@ -102,7 +102,10 @@ func (c *simClock) step(t *testing.T, d time.Duration) {
 // posts every notification exactly once, each group in the order the
 // engine decided, and backoff keeps the refused requests few.
 func TestServe_slackOutage(t *testing.T) {
-	t0 := time.Now().UTC().Truncate(time.Second)
+	// Simulated time starts a minute ahead: the runs must end after the
+	// rules were created (real time), or they are history and notify
+	// nobody (alert.Rule.NotifyFrom).
+	t0 := time.Now().UTC().Add(time.Minute).Truncate(time.Second)
 	clk := &simClock{now: t0}
 	// Error level: the plugin warns about every refused post, by design.
 	e := startAlertingHost(t, hclog.Error, false, app.WithAlertClock(alert.ClockFunc(clk.Now)), app.WithNotifyClock(clk))
