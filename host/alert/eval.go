@@ -127,6 +127,11 @@ func (t *txn) advance(rs *ruleState, s *series) {
 				s.Held, s.InactiveSince = false, time.Time{}
 				t.transition(s, StateFiring, "flapping: active again while held; nothing sent")
 			}
+			if !t.history && s.Notified == "" && s.Muted == "" {
+				// It fired on history (see Rule.NotifyFrom) and a live
+				// run confirms it: it is news now, once.
+				t.notify(rs, s, sdk.NotificationFiring)
+			}
 			return
 		}
 		if s.Held {
@@ -183,7 +188,9 @@ func (t *txn) fire(rs *ruleState, s *series) {
 
 func (t *txn) resolve(rs *ruleState, s *series, reason string) {
 	s.Held, s.InactiveSince = false, time.Time{}
-	s.Resolves = append(slices.DeleteFunc(s.Resolves, func(at time.Time) bool { return t.now.Sub(at) >= t.e.flap.Window }), t.now)
+	if !t.history { // flapping is about what happens now, not a replay
+		s.Resolves = append(slices.DeleteFunc(s.Resolves, func(at time.Time) bool { return t.now.Sub(at) >= t.e.flap.Window }), t.now)
+	}
 	t.transition(s, StateResolved, reason)
 	t.notify(rs, s, sdk.NotificationResolved)
 	s.ActiveSince = time.Time{}

@@ -205,4 +205,21 @@ func TestEngine_historyIsNotNotified(t *testing.T) {
 	equal(t, "resolve of an unnotified episode", h.out.statuses(), nil)
 	h.finish("failed", t0.Add(3*time.Hour), time.Minute)
 	equal(t, "a failure after the rule existed", h.out.statuses(), []string{"firing"})
+
+	// Many old episodes: none notified, and they do not make the series
+	// look flapping; left firing, the next live failure notifies it once.
+	h2 := newHarness(t, t0, alert.Config{}, r)
+	for i := range 10 {
+		h2.finish("failed", t0.Add(time.Duration(2*i)*time.Minute), 10*time.Second)
+		h2.finish("succeeded", t0.Add(time.Duration(2*i+1)*time.Minute), 10*time.Second)
+	}
+	h2.finish("failed", t0.Add(30*time.Minute), 10*time.Second)
+	if st := h2.state(); st.State != alert.StateFiring || len(st.Resolves) != 0 || len(h2.out.notifications()) != 0 {
+		t.Fatalf("after old episodes: state %s, %d resolves counted, %d notifications; want firing, 0, 0", st.State, len(st.Resolves), len(h2.out.notifications()))
+	}
+	h2.finish("failed", t0.Add(2*time.Hour), time.Minute)
+	h2.finish("failed", t0.Add(3*time.Hour), time.Minute)
+	equal(t, "live failures of an alert history left firing", h2.out.statuses(), []string{"firing"})
+	h2.finish("succeeded", t0.Add(4*time.Hour), time.Minute)
+	equal(t, "and its live resolve", h2.out.statuses(), []string{"firing", "resolved"})
 }

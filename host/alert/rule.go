@@ -75,7 +75,8 @@ type Rule struct {
 	// the rule's creation. A run that ended before it is history: it moves
 	// the rule's alerts (the UI shows them) but notifies nobody, so a rule
 	// added over weeks of runs, or a first start that collects them, does
-	// not page once per old failure. Zero notifies every run.
+	// not page once per old failure; an alert left firing by history is
+	// notified when a live run confirms it. Zero notifies every run.
 	NotifyFrom time.Time `json:"-" yaml:"-"`
 }
 
