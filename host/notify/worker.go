@@ -92,8 +92,9 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the retry delay, which doubles per
 	// failed attempt from MinBackoff (with jitter). Defaults 1 s and 5 min.
 	MinBackoff, MaxBackoff time.Duration
-	// MaxAge gives up a row still failing this long after it was written
-	// (dead letter). Default 24 h; negative never gives up.
+	// MaxAge gives up a row still failing this long after it was written,
+	// or after a person sent the dead letter again (dead letter). Default
+	// 24 h; negative never gives up.
 	MaxAge time.Duration
 	// Clock defaults to the system clock.
 	Clock Clock
@@ -459,7 +460,11 @@ func (w *Worker) delivered(ctx context.Context, row store.Notification) {
 // sink's Retry-After when later), or gives it up when it is too old.
 func (w *Worker) retry(ctx context.Context, row store.Notification, delay time.Duration, reason string) {
 	now := w.cfg.Clock.Now()
-	if w.cfg.MaxAge > 0 && now.Sub(row.CreatedAt) >= w.cfg.MaxAge {
+	since := row.CreatedAt
+	if row.RetriedAt != nil && row.RetriedAt.After(since) {
+		since = *row.RetriedAt // sent again by a person: a new MaxAge
+	}
+	if w.cfg.MaxAge > 0 && now.Sub(since) >= w.cfg.MaxAge {
 		w.dead(ctx, row, fmt.Sprintf("gave up after %s and %d attempts; last error: %s", w.cfg.MaxAge, row.Attempts+1, reason))
 		return
 	}

@@ -469,3 +469,42 @@ func TestWorker_groups(t *testing.T) {
 		}
 	})
 }
+
+// TestWorker_retriedDeadLetterGetsANewAge: a dead letter older than
+// MaxAge, sent again by a person, is retried on a transient failure (its
+// age counts from the retry) and then delivered.
+func TestWorker_retriedDeadLetterGetsANewAge(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		w := e.worker(t, db)
+		e.sl.RefuseNext(1, "channel_not_found")
+		if _, err := w.Enqueue(e.ctx, []alert.Intent{e.intent("old", "g")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Drain(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		dead, _, err := db.Notifications().List(e.ctx, store.NotificationFilter{State: store.NotificationDead}, store.Page{})
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("dead letters = %v, %v", len(dead), err)
+		}
+		e.clock.Advance(48 * time.Hour) // far past MaxAge (24 h)
+		if _, err := db.Notifications().Retry(e.ctx, dead[0].ID, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.sl.DownUntil(e.clock.Now().Add(time.Second), http.StatusServiceUnavailable, 0)
+		if _, err := w.Drain(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if row, _ := db.System().Outbox().Get(e.ctx, dead[0].ID); row.State != store.NotificationPending {
+			t.Fatalf("after a 503 the retried dead letter is %s (%q), want pending for another attempt", row.State, row.LastError)
+		}
+		e.clock.Advance(time.Minute)
+		if _, err := w.Drain(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.delivered(t); fmt.Sprint(got) != "[old]" {
+			t.Fatalf("delivered %v, want [old]", got)
+		}
+	})
+}

@@ -90,17 +90,20 @@ type Notification struct {
 	Seq int64
 	// Fingerprint is the series; '' for rows written without one.
 	Fingerprint string
+	// RetriedAt is when a person last sent the dead letter again (nil:
+	// never); the worker's give-up age counts from it.
+	RetriedAt *time.Time
 }
 
 const notificationCols = `id, profile_id, notification_id, COALESCE(rule_id, ''), COALESCE(sink_source_id, ''), group_key,
-	payload_json, state, attempts, next_attempt_at, last_error, delivered_at, created_at, seq, fingerprint`
+	payload_json, state, attempts, next_attempt_at, last_error, delivered_at, created_at, seq, fingerprint, retried_at`
 
 func scanNotification(r rowScanner) (Notification, error) {
 	var n Notification
 	var payload string
 	err := r.Scan(&n.ID, &n.ProfileID, &n.NotificationID, &n.RuleID, &n.SinkSourceID, &n.GroupKey,
 		&payload, &n.State, &n.Attempts, timeDest{&n.NextAttemptAt}, &n.LastError, nullTimeDest{&n.DeliveredAt},
-		timeDest{&n.CreatedAt}, &n.Seq, &n.Fingerprint)
+		timeDest{&n.CreatedAt}, &n.Seq, &n.Fingerprint, nullTimeDest{&n.RetriedAt})
 	if err != nil {
 		return Notification{}, mapErr(err)
 	}
@@ -610,7 +613,8 @@ func (r *Notifications) List(ctx context.Context, f NotificationFilter, page Pag
 
 // Retry puts dead letter id of the caller's profile back in the queue: it
 // becomes pending, due at now, with its attempts and last error kept until
-// the next outcome replaces them. It keeps its place (seq) in its group,
+// the next outcome replaces them, and a new give-up age counted from now
+// (RetriedAt). It keeps its place (seq) in its group,
 // so it is sent before any newer pending row of the group. A row that is
 // not dead is returned as it is with an error wrapping ErrNotDead; another
 // profile's row is ErrNotFound.
@@ -624,9 +628,9 @@ func (r *Notifications) Retry(ctx context.Context, id string, now time.Time) (No
 	err = r.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		n, err = scanNotification(queryRow(ctx, tx, `UPDATE notifications
-			SET state = 'pending', next_attempt_at = ?, claimed_until = NULL
+			SET state = 'pending', next_attempt_at = ?, retried_at = ?, claimed_until = NULL
 			WHERE profile_id = ? AND id = ? AND state = 'dead'
-			RETURNING `+notificationCols, now, p.ProfileID, id))
+			RETURNING `+notificationCols, now, now, p.ProfileID, id))
 		return err
 	})
 	if err == nil {
