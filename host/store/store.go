@@ -122,10 +122,12 @@ func Open(ctx context.Context, cfg Config, logger hclog.Logger) (*DB, error) {
 		// write cannot deadlock on the lock upgrade (which busy_timeout can't
 		// resolve). synchronous=NORMAL is durable enough in WAL mode.
 		// Checkpoints run in the background (checkpoint), not inside
-		// whichever commit crosses the WAL size threshold.
+		// whichever commit crosses the WAL size threshold; the automatic
+		// one stays as a backstop at 10,000 pages (about 40 MB), for when
+		// long readers keep the background one from catching up.
 		dsn = filepath.Join(cfg.DataDir, sqliteFile) +
 			"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-			"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+			"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
 		// Only one writer runs at a time anyway; a few connections keep
 		// reads concurrent without piling up writers on busy_timeout.
 		maxOpen = min(max(4, runtime.GOMAXPROCS(0)), 16)
