@@ -72,7 +72,8 @@ type Rule struct {
 	// Disabled rules are validated but not evaluated.
 	Disabled bool `json:"disabled,omitempty" yaml:"disabled,omitempty"`
 	// NotifyFrom is not part of the rule as written: the host sets it to
-	// the rule's creation. A run that ended before it is history: it moves
+	// shortly before the rule's creation (host/alerting HistoryGrace). A
+	// run that ended before it is history: it moves
 	// the rule's alerts (the UI shows them) but notifies nobody, so a rule
 	// added over weeks of runs, or a first start that collects them, does
 	// not page once per old failure; an alert left firing by history is

@@ -62,6 +62,11 @@ type Runner struct {
 
 const leaseKey = "alerting"
 
+// HistoryGrace is how long before a rule's creation a run may have ended
+// and still be notified: a failure collected a poll after the rule was
+// made is news; last week's are history.
+const HistoryGrace = 15 * time.Minute
+
 // New builds a runner; nothing runs until Run.
 func New(cfg Config, log hclog.Logger, d Deps) (*Runner, error) {
 	if d.DB == nil || d.Bus == nil || d.Sender == nil {
@@ -244,7 +249,9 @@ func (r *Runner) LoadProfile(ctx context.Context, profileID string, restore bool
 			continue
 		}
 		rule.ID = row.ID
-		rule.NotifyFrom = row.CreatedAt // older runs are history (see alert.Rule.NotifyFrom)
+		// Runs that ended well before the rule existed are history (see
+		// alert.Rule.NotifyFrom); a failure of the last minutes is news.
+		rule.NotifyFrom = row.CreatedAt.Add(-HistoryGrace)
 		if err := rule.Validate(); err != nil {
 			r.log.Error("stored alert rule is invalid; skipped", "rule", row.ID, "error", err)
 			continue

@@ -184,3 +184,57 @@ func TestRunner_lease(t *testing.T) {
 		waitFor(t, "the resolved notification", func() bool { return len(sender.all()) == 2 })
 	})
 }
+
+// TestRunner_historyGrace: with a rule stored now, a failed run that ended
+// an hour before is history (its alert moves, nobody is notified), one
+// that ended within HistoryGrace before is news.
+func TestRunner_historyGrace(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		ctx, profileID := tenant(t, db)
+		rule := alert.Rule{ID: "fails", Name: "pipeline failed", Severity: alert.SeverityCritical,
+			Condition: alert.Condition{RunFailed: &alert.RunFailed{}}, Sinks: []string{"sink-a"}}
+		spec, err := json.Marshal(rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storeRawRule(t, ctx, db, rule.ID, alert.KindRunFailed, spec, true)
+		src, err := db.Sources().Create(ctx, store.SourceInput{PluginID: "puod.airflow", Name: "airflow", Enabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBus(t)
+		sender := &recordingSender{}
+		now := time.Now()
+		r := newRunner(t, db, b, sender, &manualClock{t: now}, nil, 0)
+		startRunner(t, r)
+		waitFor(t, "the runner to subscribe", func() bool { return b.Subscribers() == 1 })
+
+		failAt := func(pipeline string, ended time.Time) {
+			t.Helper()
+			start := ended.Add(-time.Minute)
+			res, err := db.Runs().Ingest(ctx, store.IngestBatch{SourceID: src.ID, Runs: []store.RunUpsert{{
+				ExternalID: pipeline + "-1", PipelineExternalID: pipeline,
+				RunData: store.RunData{State: store.RunFailed, StartedAt: &start, EndedAt: &ended}}}})
+			if err != nil || len(res.Changed) != 1 {
+				t.Fatalf("ingest: %+v, %v", res, err)
+			}
+			c := res.Changed[0]
+			publish(t, b, bus.TopicRunChanged, profileID, bus.RunChanged{SourceID: src.ID, PipelineID: c.PipelineID,
+				RunID: c.RunID, ExternalID: c.ExternalID, State: c.State})
+		}
+		failAt("old", now.Add(-time.Hour))
+		failAt("recent", now.Add(-alerting.HistoryGrace/3))
+		waitFor(t, "both alerts to fire", func() bool {
+			sts, err := db.AlertStates().List(ctx, store.AlertStateFilter{State: "firing"})
+			return err == nil && len(sts) == 2
+		})
+		waitFor(t, "the delivery", func() bool { return len(sender.all()) >= 1 })
+		time.Sleep(200 * time.Millisecond)
+		got := sender.all()
+		if len(got) != 1 || got[0].n.PipelineName != "recent" {
+			t.Fatalf("delivered %+v, want only the recent failure's notification", got)
+		}
+	})
+}
