@@ -96,29 +96,9 @@ func (e *env) notify(t *testing.T, id string, n sdk.Notification) sdk.NotifyResu
 }
 
 // firing and resolved are the reference scenario's alert.
-func firing() sdk.Notification {
-	start := time.Date(2026, 11, 17, 3, 32, 49, 0, time.UTC)
-	return sdk.Notification{
-		ID: "ntf_01", Status: sdk.NotificationFiring, RuleID: "rule-etl-vendas", RuleName: "ETL_Vendas slower than 5m",
-		Severity: "critical", Title: "ETL_Vendas took 7m12s", Summary: "Run 1102044718239904 of ETL_Vendas took 7m12s, over the 5m threshold.",
-		Labels:       map[string]string{"team": "dados"},
-		Annotations:  map[string]string{"runbook": "https://wiki.example.com/runbooks/etl-vendas", "owner": "squad <vendas> & co"},
-		PipelineName: "ETL_Vendas", RunExternalID: "1102044718239904", Value: "7m12s", Threshold: "5m", StartsAt: start,
-		Links: []sdk.Link{
-			{Title: "Open run in Databricks", URL: "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com/?o=6051921418418893#job/845213907761204/run/1102044718239904"},
-			{Title: "Open in PUOD", URL: "http://127.0.0.1:8080/runs/src_databricks_prod/1102044718239904"},
-		},
-		GroupKey: "rule-etl-vendas/ETL_Vendas",
-	}
-}
+func firing() sdk.Notification { f, _ := plugintest.ReferenceAlert(); return f }
 
-func resolved() sdk.Notification {
-	n := firing()
-	n.ID, n.Status, n.Title = "ntf_02", sdk.NotificationResolved, "Resolved: ETL_Vendas took 7m12s"
-	n.Summary = "ETL_Vendas run 1102044718239999 finished in 3m05s."
-	n.EndsAt = n.StartsAt.Add(42 * time.Minute)
-	return n
-}
+func resolved() sdk.Notification { _, r := plugintest.ReferenceAlert(); return r }
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
 type syncBuffer struct {

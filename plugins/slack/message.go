@@ -165,7 +165,13 @@ func buildMessage(n sdk.Notification, layout string) message {
 		body = append(body, block{Type: "actions", BlockID: "puod_alert_actions", Elements: b})
 	}
 
-	m := message{Text: fallbackText(n, st, title), UnfurlLinks: false, UnfurlMedia: false}
+	return assemble(fallbackText(n, st, title), header, body, st, layout)
+}
+
+// assemble lays a message out: the header, then the body at the top level
+// (layout blocks) or in an attachment with the severity's colour bar.
+func assemble(text string, header block, body []block, st severityStyle, layout string) message {
+	m := message{Text: text, UnfurlLinks: false, UnfurlMedia: false}
 	switch layout {
 	case layoutAttachmnt:
 		m.Blocks = []block{header}
@@ -211,15 +217,7 @@ func buildGroupMessage(n sdk.Notification, layout string) message {
 		}
 		fb.WriteString("\n" + alertSubject(a))
 	}
-	m := message{Text: fitEscaped(fb.String(), maxText), UnfurlLinks: false, UnfurlMedia: false}
-	switch layout {
-	case layoutAttachmnt:
-		m.Blocks = []block{header}
-		m.Attachments = []attachment{{Color: st.color, Blocks: capBlocks(body, maxBlocks-1)}}
-	default:
-		m.Blocks = capBlocks(append([]block{header}, body...), maxBlocks)
-	}
-	return m
+	return assemble(fitEscaped(fb.String(), maxText), header, body, st, layout)
 }
 
 // alertSubject is one alert in a line of plain text.
