@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/puod/puod/host/api"
+	"github.com/puod/puod/host/api/apitest"
 	"github.com/puod/puod/host/audit"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/secrets"
@@ -321,23 +322,7 @@ func (r response) errCode(t testing.TB) (code, message string) {
 
 func (e *env) do(who, method, path string, body any) response {
 	e.t.Helper()
-	var rd *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-		rd = bytes.NewReader(nil)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := apitest.NewRequest(e.t, method, path, body)
 	req.Header.Set(principalHeader, who)
 	rec := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)

@@ -98,6 +98,19 @@ func Payloads[T any](t testing.TB, b *Bus, topic string) []T {
 // anything else (sent as JSON); tok "" sends no Authorization.
 func Serve(t testing.TB, h http.Handler, tok, method, path string, body any) *httptest.ResponseRecorder {
 	t.Helper()
+	req := NewRequest(t, method, path, body)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// NewRequest builds a test request: body nil (none), a string (sent as
+// is) or anything else (sent as JSON, with its Content-Type).
+func NewRequest(t testing.TB, method, path string, body any) *http.Request {
+	t.Helper()
 	var rd *bytes.Reader
 	switch b := body.(type) {
 	case nil:
@@ -115,10 +128,5 @@ func Serve(t testing.TB, h http.Handler, tok, method, path string, body any) *ht
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return req
 }
