@@ -3,7 +3,6 @@ package app_test
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,78 +10,17 @@ import (
 
 	"github.com/puod/puod/host/alert"
 	"github.com/puod/puod/host/app"
+	"github.com/puod/puod/host/notify/notifytest"
 	slacksim "github.com/puod/puod/plugins/sim/slack"
 )
 
-// simClock is simulated time for a running host: it moves only when the
-// test advances it. After registers a waiter; idle tells whether the
-// notification worker (its only user of After) has gone back to waiting
-// since the last advance, so the test steps time only once the worker has
-// done what the previous step made due.
-type simClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	gen     int64
-	waiters []simWaiter
-}
-
-type simWaiter struct {
-	at  time.Time
-	gen int64
-	ch  chan time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, simWaiter{at: c.now.Add(d), gen: c.gen, ch: ch})
-	return ch
-}
-
-// Advance moves time on by d and fires the waiters that became due.
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.gen++
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		kept = append(kept, w)
-	}
-	c.waiters = kept
-}
-
-func (c *simClock) idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, w := range c.waiters {
-		if w.gen == c.gen {
-			return true
-		}
-	}
-	return false
-}
-
-// step waits (in real time) until the worker waits again, then advances.
-func (c *simClock) step(t *testing.T, d time.Duration) {
+// step waits (in real time) until the notification worker (the clock's
+// only user of After) waits again, so it has done what the previous step
+// made due, then advances the clock.
+func step(t *testing.T, c *notifytest.Clock, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for !c.idle() {
+	for !c.Idle() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the notification worker did not go back to waiting within 60s (simulated time %s)", c.Now().Format(time.RFC3339))
 		}
@@ -106,7 +44,7 @@ func TestServe_slackOutage(t *testing.T) {
 	// rules were created (real time), or they are history and notify
 	// nobody (alert.Rule.NotifyFrom).
 	t0 := time.Now().UTC().Add(time.Minute).Truncate(time.Second)
-	clk := &simClock{now: t0}
+	clk := notifytest.NewClock(t0)
 	// Error level: the plugin warns about every refused post, by design.
 	e := startAlertingHost(t, hclog.Error, false, app.WithAlertClock(alert.ClockFunc(clk.Now)), app.WithNotifyClock(clk))
 	slack, webhook := startFakeSlack(t, clk.Now)
@@ -142,17 +80,17 @@ func TestServe_slackOutage(t *testing.T) {
 	}
 	for i := range groups * perGroup {
 		fail(i, 1)
-		clk.step(t, 2*time.Second)
+		step(t, clk, 2*time.Second)
 	}
 	for i := range groups * perGroup {
 		now := clk.Now()
 		lineageJob(t, e, token, pipeline(i), "START", runID(2, i), now.Add(-30*time.Second))
 		lineageJob(t, e, token, pipeline(i), "COMPLETE", runID(2, i), now)
-		clk.step(t, 2*time.Second)
+		step(t, clk, 2*time.Second)
 	}
 	db := e.rawDB(t)
 	for clk.Now().Before(outageEnd.Add(-time.Second)) {
-		clk.step(t, time.Second)
+		step(t, clk, time.Second)
 	}
 	if n := len(slack.Messages()); n != 0 {
 		t.Fatalf("%d messages got through a down Slack", n)
@@ -180,7 +118,7 @@ func TestServe_slackOutage(t *testing.T) {
 				t.Fatalf("%s: still %d notifications pending %s after the outage began (simulated); %d messages received",
 					what, pending, clk.Now().Sub(t0), len(slack.Messages()))
 			}
-			clk.step(t, time.Second)
+			step(t, clk, time.Second)
 		}
 	}
 	drain("after the outage")
@@ -215,7 +153,7 @@ func TestServe_slackOutage(t *testing.T) {
 			fail(k*groups+g, 3)
 		}
 		for range 15 {
-			clk.step(t, time.Second)
+			step(t, clk, time.Second)
 		}
 	}
 	drain("after the second wave")

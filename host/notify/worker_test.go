@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/puod/puod/host/alert"
 	"github.com/puod/puod/host/identity"
 	"github.com/puod/puod/host/notify"
+	"github.com/puod/puod/host/notify/notifytest"
 	"github.com/puod/puod/host/store"
 	"github.com/puod/puod/host/store/storetest"
 	slacksim "github.com/puod/puod/plugins/sim/slack"
@@ -33,59 +33,6 @@ import (
 // permanent). Messages are counted at the fake.
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// fakeClock is simulated time: After fires when Advance passes it.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []waiter
-}
-
-type waiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		kept = append(kept, w)
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
-}
 
 // webhookSender posts to a (simulated) Slack incoming webhook.
 type webhookSender struct {
@@ -132,7 +79,7 @@ type env struct {
 	db    *store.DB
 	ctx   context.Context
 	prof  string
-	clock *fakeClock
+	clock *notifytest.Clock
 	sl    *slacksim.Server
 	send  webhookSender
 }
@@ -141,7 +88,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	ctx := storetest.Tenant(t, db, "notify", identity.RoleEditor)
 	p, _ := identity.From(ctx)
-	e := &env{db: db, ctx: ctx, prof: p.ProfileID, clock: newClock()}
+	e := &env{db: db, ctx: ctx, prof: p.ProfileID, clock: notifytest.NewClock(t0)}
 	e.sl = slacksim.New(slacksim.Options{Now: e.clock.Now})
 	srv := httptest.NewServer(e.sl)
 	t.Cleanup(func() { e.sl.Close(); srv.Close() })
@@ -335,7 +282,7 @@ func TestWorker_crash(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The first worker tries the four group heads, then waits.
-		waitFor(t, func() bool { return len(e.sl.Requests()) >= 4 && e.clock.pending() > 0 })
+		waitFor(t, func() bool { return len(e.sl.Requests()) >= 4 && e.clock.Pending() > 0 })
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -356,7 +303,7 @@ func TestWorker_crash(t *testing.T) {
 		go func() { done <- restarted.Run(ctx2) }()
 		deadline := e.clock.Now().Add(time.Hour)
 		for e.states(t)[store.NotificationPending] > 0 && e.clock.Now().Before(deadline) {
-			waitFor(t, func() bool { return e.clock.pending() > 0 })
+			waitFor(t, func() bool { return e.clock.Pending() > 0 })
 			e.clock.Advance(time.Second)
 		}
 		cancel2()
