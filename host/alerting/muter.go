@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -106,7 +107,7 @@ func unhealthySources(ctx context.Context, db *store.DB) (map[string]string, err
 		}
 		for _, s := range srcs {
 			if s.Enabled && s.Health.Status == store.HealthError {
-				out[s.ID] = fmt.Sprintf("inhibited: source %q is unhealthy (%s)", s.Name, firstNonEmpty(s.Health.LastError, s.Health.Message, "its last poll failed"))
+				out[s.ID] = fmt.Sprintf("inhibited: source %q is unhealthy (%s)", s.Name, cmp.Or(s.Health.LastError, s.Health.Message, "its last poll failed"))
 			}
 		}
 		if next == "" {
@@ -114,13 +115,4 @@ func unhealthySources(ctx context.Context, db *store.DB) (map[string]string, err
 		}
 		page.Cursor = next
 	}
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
